@@ -1,0 +1,50 @@
+#!/bin/sh
+# setup.sh: everything from a fresh Debian 12 machine to a result.
+#
+#   ./setup.sh          install what is missing, build, and run the
+#                       quickstart session (a small GPT on the fortune corpus)
+#   ./setup.sh check    install what is missing, build, and run the tests
+#
+# Packages are installed with apt-get (through sudo when not root).
+set -eu
+
+cd "$(dirname "$0")"
+
+PACKAGES="gcc make autoconf automake pkg-config libncurses-dev libreadline-dev
+libopenblas-dev libyaml-dev libjansson-dev libunistring-dev fortunes tmux"
+
+missing=""
+for p in $PACKAGES; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+if [ -n "$missing" ]; then
+    echo "setup: installing:$missing"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
+fi
+
+JOBS=$(nproc 2>/dev/null || echo 2)
+if [ ! -x configure ] || [ configure.ac -nt configure ]; then
+    autoreconf -fi
+fi
+if [ ! -f Makefile ] || [ configure -nt Makefile ]; then
+    ./configure
+fi
+make -j"$JOBS"
+
+case "${1:-run}" in
+check)
+    make -j"$JOBS" check
+    ;;
+run)
+    ./garage run share/garage/sessions/quickstart.yaml
+    ;;
+*)
+    echo "usage: ./setup.sh [run|check]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,1 @@
+garage_SOURCES += ui/main.c ui/progress.c ui/progress.h

@@ -1,0 +1,216 @@
+/* main.c: the garage program.  Global options, the BLAS kernel fix,
+ * then one registry command (or, later, the TUI or the REPL). */
+#include "config.h"
+
+#include <cblas.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app/command.h"
+#include "app/job.h"
+#include "base/metrics.h"
+#include "kernels/blas.h"
+#include "progress.h"
+
+/* Exit statuses: 0 ok, 1 failure, 2 usage. */
+enum { EXIT_USAGE = 2 };
+
+static const char usage_text[] =
+    "Usage: garage [-C DIR] [-q] COMMAND [key=value | --key value]...\n"
+    "       garage help [COMMAND]\n"
+    "\n"
+    "Build a small ChatGPT from scratch: gather text, train a tokenizer and a\n"
+    "language model, rank its answers, train a reward model, tune, and chat.\n"
+    "\n"
+    "Options:\n"
+    "  -C DIR         run in the workspace DIR (default: the current folder)\n"
+    "  -q, --quiet    print only results and errors, no progress\n"
+    "  -h, --help     show this help\n"
+    "  -V, --version  show the version and the BLAS kernel in use\n"
+    "\n";
+
+/* Debian's OpenBLAS 0.3.21 does not know recent CPUs and falls back to an
+ * SSE3 kernel, 5x slower.  The core type is read when the library loads,
+ * so set it and re-execute ourselves once.  A value the user set wins.
+ * OMP_WAIT_POLICY=PASSIVE keeps OpenMP's spinning threads from fighting
+ * OpenBLAS's pool (../shared/PERF-NOTES.md). */
+static int
+is_fallback_core(const char *core)
+{
+    static const char *const slow[] = {
+        "Prescott", "Core2", "Nehalem", "Sandybridge", "Haswell", "Penryn",
+        "Dunnington", "Atom", NULL
+    };
+    for (const char *const *s = slow; *s; s++)
+        if (core && strcasecmp(core, *s) == 0)
+            return 1;
+    return 0;
+}
+
+static void
+fix_blas_kernel(char **argv)
+{
+    if (getenv("GARAGE_REEXECED"))
+        return;
+    int again = 0;
+#ifdef HAVE_OPENBLAS_GET_CORENAME
+    if (!getenv("OPENBLAS_CORETYPE") && __builtin_cpu_supports("avx512f") &&
+        is_fallback_core(openblas_get_corename())) {
+        setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
+        again = 1;
+    }
+#endif
+    if (!getenv("OMP_WAIT_POLICY")) {
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+        again = 1;
+    }
+    if (!again)
+        return;
+    setenv("GARAGE_REEXECED", "1", 1);
+    execv("/proc/self/exe", argv);
+    fprintf(stderr, "garage: warning: could not re-execute to select the fast "
+            "BLAS kernel; continuing slower\n");
+}
+
+static void
+write_stdout(void *ctx, const char *text, size_t n)
+{
+    struct progress *p = ctx;
+    progress_break(p);
+    fwrite(text, 1, n, stdout);
+    fflush(stdout);
+}
+
+static struct gr_job main_job;
+static volatile sig_atomic_t interrupts;
+
+static void
+on_sigint(int sig)
+{
+    (void)sig;
+    if (++interrupts >= 2) {
+        static const char msg[] = "\ngarage: interrupted again; quitting without saving\n";
+        ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void)w;
+        _exit(130);
+    }
+    static const char msg[] = "\ngarage: stopping after this step (Ctrl-C again to quit now)\n";
+    ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)w;
+    job_request_stop(&main_job);
+}
+
+static void
+print_version(void)
+{
+    printf("garage %s\n", PACKAGE_VERSION);
+#ifdef HAVE_OPENBLAS_GET_CORENAME
+    const char *ct = getenv("OPENBLAS_CORETYPE");
+    printf("BLAS: OpenBLAS, kernel %s%s%s\n", openblas_get_corename(),
+           ct ? " (OPENBLAS_CORETYPE=" : "", ct ? ct : "");
+    if (ct)
+        printf(")\n");
+#endif
+}
+
+int
+main(int argc, char **argv)
+{
+    fix_blas_kernel(argv);
+
+    const char *dir = NULL;
+    int quiet = 0;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-C")) {
+            if (++i >= argc) {
+                fprintf(stderr, "garage: -C needs a folder\n");
+                return EXIT_USAGE;
+            }
+            dir = argv[i];
+        } else if (!strncmp(a, "-C", 2)) {
+            dir = a + 2;
+        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+            quiet = 1;
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            char *all = command_help_all();
+            printf("%s%s", usage_text, all);
+            free(all);
+            return EXIT_SUCCESS;
+        } else if (!strcmp(a, "--roff-commands")) {   /* for the man pages */
+            char *roff = command_help_roff();
+            fputs(roff, stdout);
+            free(roff);
+            return EXIT_SUCCESS;
+        } else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+            print_version();
+            return EXIT_SUCCESS;
+        } else {
+            fprintf(stderr, "garage: unknown option '%s' (see 'garage --help')\n", a);
+            return EXIT_USAGE;
+        }
+    }
+    if (i >= argc) {
+        char *all = command_help_all();
+        fprintf(stderr, "%s%s", usage_text, all);
+        free(all);
+        return EXIT_USAGE;
+    }
+
+    const char *name = argv[i++];
+    const struct gr_command *cmd = command_find(name);
+    if (!cmd) {
+        const char *near = command_nearest(name);
+        fprintf(stderr, "garage: unknown command '%s' (did you mean '%s'?)\n",
+                name, near ? near : "help");
+        return EXIT_USAGE;
+    }
+
+    /* One pool of threads: OpenMP, with OpenBLAS held at one thread and
+     * each product split across our threads (kernels/blas.h). */
+    const char *nt = getenv("OMP_NUM_THREADS");
+    kernels_set_threads(nt ? atoi(nt) : 0);
+
+    struct progress prog;
+    progress_init(&prog, stderr, quiet);
+    struct gr_metrics metrics;
+    metrics_init(&metrics, progress_on_metric, &prog, 0);
+    job_init(&main_job);
+    struct sigaction sa = { 0 };
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    struct gr_ctx ctx = {
+        .dir = dir,
+        .metrics = &metrics,
+        .job = &main_job,
+        .write = write_stdout,
+        .wctx = &prog,
+        .interactive = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO),
+    };
+    struct gr_error err = { 0 };
+    struct gr_args args;
+    args_init(&args, cmd, NULL);
+    enum gr_status rc = args_parse_argv(&args, argc - i, argv + i, &err);
+    if (rc == GR_OK)
+        rc = command_run(&ctx, &args, &err);
+    progress_break(&prog);
+    args_release(&args);
+    metrics_release(&metrics);
+
+    if (rc == GR_ESTOPPED) {
+        fprintf(stderr, "garage: %s\n", err.msg[0] ? err.msg : "stopped");
+        return 130;
+    }
+    if (rc != GR_OK) {
+        fprintf(stderr, "garage: %s\n", err.msg);
+        return rc == GR_EUSAGE ? EXIT_USAGE : EXIT_FAILURE;
+    }
+    return EXIT_SUCCESS;
+}

@@ -1,0 +1,181 @@
+#include "progress.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static pthread_mutex_t draw_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void
+fmt_duration(char *buf, size_t cap, double s)
+{
+    if (!isfinite(s) || s < 0) {
+        snprintf(buf, cap, "--:--");
+        return;
+    }
+    long t = (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(buf, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
+}
+
+static void
+fmt_count(char *buf, size_t cap, double x)
+{
+    if (x >= 1e9)
+        snprintf(buf, cap, "%.2fG", x / 1e9);
+    else if (x >= 1e6)
+        snprintf(buf, cap, "%.2fM", x / 1e6);
+    else if (x >= 1e4)
+        snprintf(buf, cap, "%.1fk", x / 1e3);
+    else
+        snprintf(buf, cap, "%.0f", x);
+}
+
+void
+progress_init(struct progress *p, FILE *f, int quiet)
+{
+    memset(p, 0, sizeof *p);
+    p->f = f;
+    p->tty = isatty(fileno(f));
+    p->quiet = quiet;
+}
+
+void
+progress_break(struct progress *p)
+{
+    pthread_mutex_lock(&draw_mu);
+    if (p->line_open) {
+        fputs("\r\033[K", p->f);
+        p->line_open = 0;
+    }
+    pthread_mutex_unlock(&draw_mu);
+}
+
+static void
+bar(char *buf, size_t width, double frac)
+{
+    if (frac < 0)
+        frac = 0;
+    if (frac > 1)
+        frac = 1;
+    size_t fill = (size_t)(frac * width + 0.5);
+    for (size_t i = 0; i < width; i++)
+        buf[i] = i < fill ? '#' : '.';
+    buf[width] = '\0';
+}
+
+/* Draw a live line (tty) or decide whether a plain line is due. */
+static void
+show(struct progress *p, const char *line, int final)
+{
+    double t = now_s();
+    if (p->tty) {
+        if (!final && t - p->last_draw < 0.1)
+            return;
+        p->last_draw = t;
+        fprintf(p->f, "\r\033[K%s", line);
+        if (final) {
+            fputc('\n', p->f);
+            p->line_open = 0;
+        } else {
+            p->line_open = 1;
+        }
+        fflush(p->f);
+    } else {
+        if (!final && t - p->last_plain < 10.0)
+            return;
+        p->last_plain = t;
+        fprintf(p->f, "%s\n", line);
+        fflush(p->f);
+    }
+}
+
+static void
+on_progress(struct progress *p, const struct gr_metric *m)
+{
+    char what[GR_METRIC_TEXT], unit[GR_METRIC_TEXT] = "";
+    const char *bar_sep = strchr(m->text, '|');
+    if (bar_sep) {
+        snprintf(what, sizeof what, "%.*s", (int)(bar_sep - m->text), m->text);
+        snprintf(unit, sizeof unit, "%s", bar_sep + 1);
+    } else {
+        snprintf(what, sizeof what, "%s", m->text);
+    }
+    double done = metric_get(m, "done", 0), total = metric_get(m, "total", 0);
+    double t = now_s();
+    if (strcmp(what, p->what) != 0 || done == 0) {
+        snprintf(p->what, sizeof p->what, "%s", what);
+        p->t0 = t;
+        p->last_plain = t;
+    }
+    double el = t - p->t0, rate = el > 0 ? done / el : 0;
+    double eta = rate > 0 && total > done ? (total - done) / rate : (done >= total ? 0 : NAN);
+    char b[32], d[32], tt[32], r[32], e[32], line[2 * GR_METRIC_TEXT + 256];
+    bar(b, 24, total > 0 ? done / total : 0);
+    fmt_count(d, sizeof d, done);
+    fmt_count(tt, sizeof tt, total);
+    fmt_count(r, sizeof r, rate);
+    fmt_duration(e, sizeof e, eta);
+    snprintf(line, sizeof line, "%-10s [%s] %s/%s %s  %s/s  ETA %s",
+             what, b, d, tt, unit, r, e);
+    show(p, line, total > 0 && done >= total);
+}
+
+static void
+on_train(struct progress *p, const struct gr_metric *m)
+{
+    double step = metric_get(m, "step", 0), steps = metric_get(m, "steps", 0);
+    char b[32], e[32], el[32], line[512];
+    bar(b, 20, steps > 0 ? step / steps : 0);
+    fmt_duration(e, sizeof e, metric_get(m, "eta", NAN));
+    fmt_duration(el, sizeof el, metric_get(m, "elapsed", NAN));
+    snprintf(line, sizeof line,
+             "%-8s [%s] step %.0f/%.0f  loss %.4f  lr %.2e  %.0f tok/s  %.1f GFLOP/s  %s ETA %s",
+             m->kind, b, step, steps, metric_get(m, "loss", NAN),
+             metric_get(m, "lr", NAN), metric_get(m, "tok_s", 0),
+             metric_get(m, "flops", 0) / 1e9, el, e);
+    show(p, line, steps > 0 && step >= steps);
+}
+
+void
+progress_on_metric(void *ctx, const struct gr_metric *m)
+{
+    struct progress *p = ctx;
+    pthread_mutex_lock(&draw_mu);
+    if (!strcmp(m->kind, "progress")) {
+        if (!p->quiet)
+            on_progress(p, m);
+    } else if (!strcmp(m->kind, "train") || !strcmp(m->kind, "sft")) {
+        if (!p->quiet)
+            on_train(p, m);
+    } else if (!strcmp(m->kind, "eval")) {
+        if (p->line_open) {
+            fputs("\r\033[K", p->f);
+            p->line_open = 0;
+        }
+        fprintf(p->f, "eval     step %.0f  val loss %.4f  val bpb %.4f\n",
+                metric_get(m, "step", 0), metric_get(m, "val_loss", NAN),
+                metric_get(m, "val_bpb", NAN));
+        p->last_plain = 0;      /* next train line prints at once when piped */
+    } else if (!strcmp(m->kind, "note")) {
+        if (p->line_open) {
+            fputs("\r\033[K", p->f);
+            p->line_open = 0;
+        }
+        fprintf(p->f, "%s\n", m->text);
+    }
+    fflush(p->f);
+    pthread_mutex_unlock(&draw_mu);
+}
