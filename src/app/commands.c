@@ -1,0 +1,174 @@
+/* commands.c: the table.  Every command and option garage has is here;
+ * help, sessions, the REPL, completion and the man pages read it. */
+#include <stdlib.h>
+
+#include "app/command.h"
+#include "app/session.h"
+#include "app/workspace.h"
+#include "stages/stages.h"
+
+#define NOR 0, 0        /* no range */
+
+static enum gr_status cmd_init(struct gr_ctx *, const struct gr_args *, struct gr_error *);
+static enum gr_status cmd_help(struct gr_ctx *, const struct gr_args *, struct gr_error *);
+static enum gr_status cmd_status(struct gr_ctx *, const struct gr_args *, struct gr_error *);
+
+static const struct gr_option init_opts[] = {
+    { "dir", OPT_PATH, ".", NOR, NULL, "folder to create the workspace in" },
+    { "seed", OPT_INT, "1337", 0, 2147483647, NULL, "seed for every random choice in this workspace" },
+    { NULL }
+};
+
+static const struct gr_option corpus_opts[] = {
+    { "add", OPT_PATHS, NULL, NOR, NULL, "files, folders or globs to add as documents" },
+    { "format", OPT_CHOICE, "auto", NOR, "auto|text|fortune|jsonl", "how to read the added files" },
+    { "field", OPT_STRING, "text", NOR, NULL, "JSONL field that holds the text" },
+    { "val_fraction", OPT_FLOAT, "0.05", 0, 0.5, NULL, "share of documents held out for validation" },
+    { "info", OPT_BOOL, "false", NOR, NULL, "print statistics of the corpus" },
+    { "clear", OPT_BOOL, "false", NOR, NULL, "remove every document from the corpus" },
+    { NULL }
+};
+
+static const struct gr_option tokenizer_opts[] = {
+    { "vocab_size", OPT_INT, "4096", 262, 65536, NULL, "tokens in the vocabulary, 256 bytes and 5 special tokens included" },
+    { "show", OPT_STRING, NULL, NOR, NULL, "print how the trained tokenizer splits this text, and do nothing else" },
+    { NULL }
+};
+
+static const struct gr_option model_opts[] = {
+    { "layers", OPT_INT, "4", 1, 48, NULL, "transformer blocks" },
+    { "heads", OPT_INT, "4", 1, 64, NULL, "attention heads per block (must divide dim)" },
+    { "dim", OPT_INT, "256", 8, 4096, NULL, "width of the residual stream" },
+    { "context", OPT_INT, "256", 8, 8192, NULL, "longest sequence the model sees, in tokens" },
+    { "seed", OPT_INT, NULL, 0, 2147483647, NULL, "seed for the initial weights (default: the workspace's)" },
+    { "replace", OPT_BOOL, "false", NOR, NULL, "delete the existing base checkpoints and start over" },
+    { NULL }
+};
+
+static const struct gr_option pretrain_opts[] = {
+    { "steps", OPT_INT, "2000", 1, 10000000, NULL, "optimizer steps to train for (in total, when resuming)" },
+    { "batch", OPT_INT, "16", 1, 4096, NULL, "sequences per micro-batch" },
+    { "accum", OPT_INT, "1", 1, 1024, NULL, "micro-batches per optimizer step (gradient accumulation)" },
+    { "context", OPT_INT, NULL, 8, 8192, NULL, "sequence length (default: the model's context)" },
+    { "lr", OPT_FLOAT, "1e-3", 0, 1, NULL, "peak learning rate" },
+    { "warmup", OPT_INT, "100", 0, 10000000, NULL, "steps of linear warm-up" },
+    { "min_lr", OPT_FLOAT, NULL, 0, 1, NULL, "learning rate at the end of the cosine decay (default lr/10)" },
+    { "weight_decay", OPT_FLOAT, "0.1", 0, 10, NULL, "AdamW weight decay, on matrices only" },
+    { "beta1", OPT_FLOAT, "0.9", 0, 0.99999, NULL, "AdamW beta1" },
+    { "beta2", OPT_FLOAT, "0.95", 0, 0.99999, NULL, "AdamW beta2" },
+    { "grad_clip", OPT_FLOAT, "1.0", 0, 1e6, NULL, "clip the global gradient norm to this (0: off)" },
+    { "objective", OPT_CHOICE, "next", NOR, "next|masked", "next-token prediction, or masked language modelling" },
+    { "eval_every", OPT_INT, "100", 0, 10000000, NULL, "steps between evaluations on the held-out split (0: only at the end)" },
+    { "eval_batches", OPT_INT, "8", 1, 100000, NULL, "batches per evaluation" },
+    { "save_every", OPT_INT, "500", 0, 10000000, NULL, "steps between checkpoints (0: only at the end)" },
+    { "resume", OPT_BOOL, "false", NOR, NULL, "continue from the newest base checkpoint's optimizer and data position" },
+    { "stop_at", OPT_INT, NULL, 1, 10000000, NULL, "stop at this step with a checkpoint, as if interrupted (resume later)" },
+    { "seed", OPT_INT, NULL, 0, 2147483647, NULL, "seed for batches and masking (default: the workspace's)" },
+    { NULL }
+};
+
+static const struct gr_option sample_opts[] = {
+    { "prompt", OPT_STRING, "", NOR, NULL, "text the answers continue" },
+    { "count", OPT_INT, "1", 1, 1000, NULL, "how many samples" },
+    { "max_tokens", OPT_INT, "200", 1, 100000, NULL, "stop after this many new tokens" },
+    { "temperature", OPT_FLOAT, "0.8", 0, 10, NULL, "sampling temperature (0: always the likeliest token)" },
+    { "top_k", OPT_INT, "40", 0, 65536, NULL, "sample among the k likeliest tokens (0: all)" },
+    { "top_p", OPT_FLOAT, "0.95", 0, 1, NULL, "nucleus sampling: smallest set with this much probability" },
+    { "repetition_penalty", OPT_FLOAT, "1.0", 0.5, 5, NULL, "divide the scores of tokens already present (1: off)" },
+    { "seed", OPT_INT, NULL, 0, 2147483647, NULL, "seed (default: the workspace's)" },
+    { "checkpoint", OPT_PATH, NULL, NOR, NULL, "checkpoint to sample from (default: the newest)" },
+    { NULL }
+};
+
+static const struct gr_option info_opts[] = {
+    { "checkpoint", OPT_PATH, NULL, NOR, NULL, "checkpoint file to describe" },
+    { NULL }
+};
+
+static const struct gr_option run_opts[] = {
+    { "file", OPT_PATH, NULL, NOR, NULL, "session file (YAML) to run" },
+    { "dry_run", OPT_BOOL, "false", NOR, NULL, "validate every step without running any" },
+    { "set", OPT_PATHS, NULL, NOR, NULL, "override an option: step.key=value (repeatable)" },
+    { NULL }
+};
+
+static const struct gr_option help_opts[] = {
+    { "command", OPT_STRING, NULL, NOR, NULL, "command to describe" },
+    { NULL }
+};
+
+const struct gr_command gr_commands[] = {
+    { "init", "create a workspace folder", "dir",
+      "Creates the workspace layout (garage.yaml, corpus/, checkpoints/, labels/, logs/) "
+      "in DIR, which is created if missing.", CMD_NO_SESSION, init_opts, cmd_init },
+    { "status", "show each stage of the recipe and what it holds", NULL, NULL,
+      CMD_WORKSPACE, NULL, cmd_status },
+    { "corpus", "add text to the corpus, or show what it holds", "add",
+      "'garage corpus add PATH...' adds files, folders (recursively; binary files are "
+      "skipped with a notice) and globs.  Formats: plain text, fortune files (records "
+      "separated by '%' lines) and JSONL with a text field.  'garage corpus info' prints "
+      "statistics; 'garage corpus clear' empties it.", CMD_WORKSPACE, corpus_opts, stage_corpus },
+    { "tokenizer", "train the byte-level BPE tokenizer and encode the corpus", NULL,
+      "Trains a byte-level BPE vocabulary with GPT-2's pre-tokenization on the training "
+      "split, then encodes both splits into token shards under corpus/.",
+      CMD_WORKSPACE, tokenizer_opts, stage_tokenizer },
+    { "model", "create a new GPT model (the base checkpoint at step 0)", NULL,
+      "Creates checkpoints/base-000000.ckpt: a GPT-2 style model (pre-LayerNorm, learned "
+      "positions, GELU MLP, tied embeddings) with the tokenizer's vocabulary.",
+      CMD_WORKSPACE, model_opts, stage_model },
+    { "pretrain", "train the language model on the corpus", NULL,
+      "AdamW with linear warm-up and cosine decay, gradient clipping and accumulation. "
+      "Evaluates bits per byte on the held-out split every eval_every steps, writes "
+      "metrics to logs/, and checkpoints to checkpoints/base-STEP.ckpt.",
+      CMD_WORKSPACE, pretrain_opts, stage_pretrain },
+    { "sample", "generate text from a checkpoint", NULL, NULL,
+      CMD_WORKSPACE, sample_opts, stage_sample },
+    { "info", "describe a checkpoint: config, parameters, step", "checkpoint", NULL,
+      0, info_opts, stage_info },
+    { "run", "run a session file (YAML) headless", "file",
+      "Runs the steps of a session file in order; see garage-session(5).",
+      CMD_NO_SESSION, run_opts, cmd_run },
+    { "help", "list commands, or describe one", "command", NULL,
+      CMD_NO_SESSION, help_opts, cmd_help },
+    { NULL }
+};
+
+static enum gr_status
+cmd_init(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
+{
+    const char *dir = args_str(a, "dir");
+    if (!args_isset(a, "dir") && ctx->dir)
+        dir = ctx->dir;
+    enum gr_status rc = workspace_init(dir, (uint64_t)args_int(a, "seed"), err);
+    if (rc == GR_OK)
+        ctx_printf(ctx, "Created a garage workspace in %s\n", dir);
+    return rc;
+}
+
+static enum gr_status
+cmd_help(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
+{
+    const char *name = args_str(a, "command");
+    char *text;
+    if (name) {
+        const struct gr_command *cmd = command_find(name);
+        if (!cmd) {
+            const char *near = command_nearest(name);
+            return gr_fail(err, GR_EUSAGE, "unknown command '%s' (did you mean '%s'?)",
+                           name, near ? near : "help");
+        }
+        text = command_help(cmd);
+    } else {
+        text = command_help_all();
+    }
+    ctx_printf(ctx, "%s", text);
+    free(text);
+    return GR_OK;
+}
+
+static enum gr_status
+cmd_status(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
+{
+    (void)a;
+    return workspace_status(ctx, err);
+}

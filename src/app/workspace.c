@@ -1,0 +1,157 @@
+#include "app/workspace.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app/command.h"
+#include "base/fsio.h"
+#include "base/xalloc.h"
+
+static const char *const layout[] = {
+    "corpus", "checkpoints", "labels", "logs", NULL
+};
+
+enum gr_status
+workspace_init(const char *dir, uint64_t seed, struct gr_error *err)
+{
+    enum gr_status rc;
+    char *yaml = fs_join(dir, "garage.yaml");
+    if (fs_exists(yaml)) {
+        rc = gr_fail(err, GR_EINPUT, "%s is already a garage workspace", dir);
+        goto out;
+    }
+    if (fs_exists(dir) && !fs_is_dir(dir)) {
+        rc = gr_fail(err, GR_EINPUT, "%s exists and is not a folder", dir);
+        goto out;
+    }
+    if ((rc = fs_mkdirs(dir, err)) != GR_OK)
+        goto out;
+    for (const char *const *p = layout; *p; p++) {
+        char *sub = fs_join(dir, *p);
+        rc = fs_mkdirs(sub, err);
+        free(sub);
+        if (rc != GR_OK)
+            goto out;
+    }
+    char *text = xasprintf(
+        "# garage workspace: settings.  The state of each stage is read from\n"
+        "# the files beside this one (corpus/, tokenizer.bin, checkpoints/).\n"
+        "garage: 1\n"
+        "seed: %llu\n", (unsigned long long)seed);
+    rc = fs_write_atomic(yaml, text, strlen(text), err);
+    free(text);
+out:
+    free(yaml);
+    return rc;
+}
+
+enum gr_status
+workspace_open(struct workspace *ws, const char *dir, struct gr_error *err)
+{
+    memset(ws, 0, sizeof *ws);
+    if (!dir)
+        dir = ".";
+    char *yaml = fs_join(dir, "garage.yaml");
+    char *text = NULL;
+    enum gr_status rc = GR_OK;
+    if (!fs_exists(yaml)) {
+        if (strcmp(dir, ".") == 0)
+            rc = gr_fail(err, GR_ESTATE, "this folder is not a garage workspace "
+                         "(create one with 'garage init DIR', or use -C DIR)");
+        else
+            rc = gr_fail(err, GR_ESTATE, "%s is not a garage workspace "
+                         "(create one with 'garage init %s')", dir, dir);
+        goto out;
+    }
+    if ((rc = fs_read_all(yaml, &text, NULL, err)) != GR_OK)
+        goto out;
+    /* garage.yaml is ours and flat: "key: value" lines. */
+    ws->seed = 1337;
+    int version = 0;
+    int lineno = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        lineno++;
+        unsigned long long v;
+        if (sscanf(line, "garage: %llu", &v) == 1)
+            version = (int)v;
+        else if (sscanf(line, "seed: %llu", &v) == 1)
+            ws->seed = v;
+    }
+    if (version != 1) {
+        rc = gr_fail(err, GR_ECORRUPT, "%s: missing or unsupported 'garage:' version "
+                     "(this garage reads 1)", yaml);
+        goto out;
+    }
+    ws->root = xstrdup(dir);
+    for (const char *const *p = layout; *p; p++) {   /* repair missing folders */
+        char *sub = fs_join(dir, *p);
+        fs_mkdirs(sub, NULL);
+        free(sub);
+    }
+out:
+    free(text);
+    free(yaml);
+    return rc;
+}
+
+void
+workspace_release(struct workspace *ws)
+{
+    if (!ws)
+        return;
+    free(ws->root);
+    ws->root = NULL;
+}
+
+char *
+workspace_path(const struct workspace *ws, const char *rel)
+{
+    return fs_join(ws->root, rel);
+}
+
+char *
+workspace_latest_checkpoint(const struct workspace *ws, const char *kind)
+{
+    char *dirpath = workspace_path(ws, "checkpoints");
+    DIR *d = opendir(dirpath);
+    char *best = NULL;
+    long long beststep = -1;
+    size_t klen = strlen(kind);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            const char *n = e->d_name;
+            size_t len = strlen(n);
+            if (strncmp(n, kind, klen) != 0 || n[klen] != '-' || len < klen + 6 ||
+                strcmp(n + len - 5, ".ckpt") != 0)
+                continue;
+            char *end;
+            long long step = strtoll(n + klen + 1, &end, 10);
+            if (end != n + len - 5)
+                continue;
+            if (step > beststep) {
+                beststep = step;
+                free(best);
+                best = fs_join(dirpath, n);
+            }
+        }
+        closedir(d);
+    }
+    free(dirpath);
+    return best;
+}
+
+char *
+workspace_run_name(const char *kind)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    return xasprintf("%s-%s", kind, stamp);
+}
