@@ -1,0 +1,7 @@
+# src/text
+# bpe
+src_libgarage_a_SOURCES += src/text/bpe.c src/text/bpe.h
+# corpus: token shards, JSONL reading
+src_libgarage_a_SOURCES += \
+	src/text/shard.c src/text/shard.h \
+	src/text/jsonl.c src/text/jsonl.h
