@@ -1,0 +1,3 @@
+{
+    int x = 1;   /* starts with a brace, but it is C, not JSON */
+}
