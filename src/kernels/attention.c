@@ -1,0 +1,214 @@
+#include "kernels/attention.h"
+
+#include <math.h>
+#include <stddef.h>
+
+#include "kernels/blas.h"
+#include "kernels/par.h"
+
+/* Rows r0..r0+nr of S (ld T) hold nk scores each; make each row t a
+ * softmax over columns 0..t (causal) or 0..nk-1, zero to column nk. */
+GR_CLONES static void
+softmax_block(float *S, int T, int r0, int nr, int nk, int causal)
+{
+    for (int i = 0; i < nr; i++) {
+        float *s = S + (size_t)i * T;
+        int n = causal ? r0 + i + 1 : nk;
+        float mx = s[0];
+        for (int j = 1; j < n; j++)
+            mx = s[j] > mx ? s[j] : mx;
+        float sum = 0.0f;
+        for (int j = 0; j < n; j++) {
+            s[j] = expf(s[j] - mx);
+            sum += s[j];
+        }
+        float r = 1.0f / sum;
+        for (int j = 0; j < n; j++)
+            s[j] *= r;
+        for (int j = n; j < nk; j++)
+            s[j] = 0.0f;
+    }
+}
+
+/* dS = P * (dP - sum(P * dP)) * scale, in place over dP, same shape rules. */
+GR_CLONES static void
+dsoftmax_block(float *dP, const float *P, int T, int r0, int nr, int nk,
+               int causal, float scale)
+{
+    for (int i = 0; i < nr; i++) {
+        float *d = dP + (size_t)i * T;
+        const float *p = P + (size_t)i * T;
+        int n = causal ? r0 + i + 1 : nk;
+        float dot = 0.0f;
+        for (int j = 0; j < n; j++)
+            dot += p[j] * d[j];
+        for (int j = 0; j < n; j++)
+            d[j] = p[j] * (d[j] - dot) * scale;
+        for (int j = n; j < nk; j++)
+            d[j] = 0.0f;
+    }
+}
+
+/* Threads for a loop over heads: in one-pool mode, heads run in parallel
+ * with their products on one thread each; otherwise one after another with
+ * OpenBLAS threading each product.  Tiny problems stay on one thread. */
+static int
+par_heads(int B, int T, int C)
+{
+    if (!kernels_split_mode() || (double)B * T * T * C < (1 << 21))
+        return 1;
+    return kernels_threads();
+}
+
+/* One (b, h): q, k, v (T,hs) with row stride 3C; y (T,hs) stride C. */
+static void
+head_forward(float *y, float *att, const float *q, const float *k,
+             const float *v, int T, int C, int hs, int causal)
+{
+    int C3 = 3 * C, blk = causal ? ATT_BLOCK : T;
+    float scale = 1.0f / sqrtf((float)hs);
+    for (int r0 = 0; r0 < T; r0 += blk) {
+        int nr = T - r0 < blk ? T - r0 : blk;
+        int nk = causal ? r0 + nr : T;
+        float *S = att + (size_t)r0 * T;
+        gr_sgemm(CblasNoTrans, CblasTrans, nr, nk, hs, scale,
+                 q + (size_t)r0 * C3, C3, k, C3, 0.0f, S, T);
+        softmax_block(S, T, r0, nr, nk, causal);
+        gr_sgemm(CblasNoTrans, CblasNoTrans, nr, hs, nk, 1.0f, S, T, v, C3,
+                 0.0f, y + (size_t)r0 * C, C);
+    }
+}
+
+static void
+head_backward(float *dq, float *dk, float *dv, float *dS, const float *dy,
+              const float *q, const float *k, const float *v,
+              const float *att, int T, int C, int hs, int causal)
+{
+    int C3 = 3 * C, blk = causal ? ATT_BLOCK : T;
+    float scale = 1.0f / sqrtf((float)hs);
+    for (int r0 = 0; r0 < T; r0 += blk) {
+        int nr = T - r0 < blk ? T - r0 : blk;
+        int nk = causal ? r0 + nr : T;
+        float *d = dS + (size_t)r0 * T;
+        /* dP = dy v^T */
+        gr_sgemm(CblasNoTrans, CblasTrans, nr, nk, hs, 1.0f,
+                 dy + (size_t)r0 * C, C, v, C3, 0.0f, d, T);
+        dsoftmax_block(d, att + (size_t)r0 * T, T, r0, nr, nk, causal, scale);
+        /* dq = dS k */
+        gr_sgemm(CblasNoTrans, CblasNoTrans, nr, hs, nk, 1.0f, d, T, k, C3,
+                 0.0f, dq + (size_t)r0 * C3, C3);
+    }
+    /* Column block c0..c0+nc of dS and P is nonzero only in rows >= c0
+     * when causal. */
+    for (int c0 = 0; c0 < T; c0 += blk) {
+        int nc = T - c0 < blk ? T - c0 : blk;
+        int rs = causal ? c0 : 0, n = T - rs;
+        /* dk = dS^T q;  dv = P^T dy */
+        gr_sgemm(CblasTrans, CblasNoTrans, nc, hs, n, 1.0f,
+                 dS + (size_t)rs * T + c0, T, q + (size_t)rs * C3, C3,
+                 0.0f, dk + (size_t)c0 * C3, C3);
+        gr_sgemm(CblasTrans, CblasNoTrans, nc, hs, n, 1.0f,
+                 att + (size_t)rs * T + c0, T, dy + (size_t)rs * C, C,
+                 0.0f, dv + (size_t)c0 * C3, C3);
+    }
+}
+
+void
+attention_forward(float *out, float *att, const float *qkv,
+                  int B, int T, int C, int NH, int causal)
+{
+    int hs = C / NH, nbh = B * NH;
+    /* One pool: heads in parallel, each product on its own thread.
+     * Otherwise one head after another, OpenBLAS threading each product. */
+    int nt = par_heads(B, T, C);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int bh = 0; bh < nbh; bh++) {
+        int b = bh / NH, h = bh % NH;
+        const float *base = qkv + (size_t)b * T * 3 * C + h * hs;
+        head_forward(out + (size_t)b * T * C + h * hs,
+                     att + (size_t)bh * T * T, base, base + C, base + 2 * C,
+                     T, C, hs, causal);
+    }
+}
+
+void
+attention_backward(float *dqkv, float *datt, const float *dout,
+                   const float *qkv, const float *att,
+                   int B, int T, int C, int NH, int causal)
+{
+    int hs = C / NH, nbh = B * NH;
+    int nt = par_heads(B, T, C);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int bh = 0; bh < nbh; bh++) {
+        int b = bh / NH, h = bh % NH;
+        size_t o3 = (size_t)b * T * 3 * C + h * hs;
+        const float *base = qkv + o3;
+        float *dbase = dqkv + o3;
+        head_backward(dbase, dbase + C, dbase + 2 * C,
+                      datt + (size_t)bh * T * T,
+                      dout + (size_t)b * T * C + h * hs,
+                      base, base + C, base + 2 * C,
+                      att + (size_t)bh * T * T, T, C, hs, causal);
+    }
+}
+
+/* One (sequence, head): n queries (row stride 3C) against keys and values
+ * 0..pos+i (T,hs); y rows have stride C. */
+GR_CLONES static void
+head_cached(float *y, float *sc, const float *q, const float *K,
+            const float *Vc, int n, int pos, int C, int hs)
+{
+    float scale = 1.0f / sqrtf((float)hs);
+    for (int i = 0; i < n; i++) {
+        const float *qi = q + (size_t)i * 3 * C;
+        int nk = pos + i + 1;
+        for (int j = 0; j < nk; j++) {
+            const float *kj = K + (size_t)j * hs;
+            float s = 0.0f;
+            for (int d = 0; d < hs; d++)
+                s += qi[d] * kj[d];
+            sc[j] = s * scale;
+        }
+        float mx = sc[0];
+        for (int j = 1; j < nk; j++)
+            mx = sc[j] > mx ? sc[j] : mx;
+        float sum = 0.0f;
+        for (int j = 0; j < nk; j++) {
+            sc[j] = expf(sc[j] - mx);
+            sum += sc[j];
+        }
+        float r = 1.0f / sum;
+        float *yi = y + (size_t)i * C;
+        for (int d = 0; d < hs; d++)
+            yi[d] = 0.0f;
+        for (int j = 0; j < nk; j++) {
+            const float *vj = Vc + (size_t)j * hs;
+            float p = sc[j] * r;
+            for (int d = 0; d < hs; d++)
+                yi[d] += p * vj[d];
+        }
+    }
+}
+
+void
+attention_forward_cached(float *out, float *kc, float *vc, float *scores,
+                         const float *qkv, int NB, int n, int pos, int Tc,
+                         int C, int NH)
+{
+    int hs = C / NH, nsh = NB * NH;
+    size_t work = (size_t)nsh * n * (pos + n) * hs;
+#pragma omp parallel for num_threads(kernels_threads()) if (work > 1 << 16)
+    for (int sh = 0; sh < nsh; sh++) {
+        int s = sh / NH, h = sh % NH;
+        const float *q = qkv + (size_t)s * n * 3 * C + h * hs;
+        float *K = kc + (size_t)sh * Tc * hs, *Vc = vc + (size_t)sh * Tc * hs;
+        for (int i = 0; i < n; i++)
+            for (int d = 0; d < hs; d++) {
+                K[(size_t)(pos + i) * hs + d] = q[(size_t)i * 3 * C + C + d];
+                Vc[(size_t)(pos + i) * hs + d] =
+                    q[(size_t)i * 3 * C + 2 * C + d];
+            }
+        head_cached(out + (size_t)s * n * C + h * hs,
+                    scores + (size_t)sh * Tc, q, K, Vc, n, pos, C, hs);
+    }
+}

@@ -1,0 +1,96 @@
+#include "kernels/blas.h"
+
+#include <omp.h>
+#include <stddef.h>
+
+#include "kernels/par.h"
+
+static int kernel_threads;      /* set by kernels_set_threads */
+static int split_forced;        /* kernels_set_threads was called */
+
+void
+kernels_set_threads(int n)
+{
+    if (n <= 0)
+        n = omp_get_num_procs();
+    __atomic_store_n(&kernel_threads, n, __ATOMIC_RELAXED);
+    __atomic_store_n(&split_forced, 1, __ATOMIC_RELAXED);
+    openblas_set_num_threads(1);
+}
+
+int
+kernels_threads(void)
+{
+    if (__atomic_load_n(&split_forced, __ATOMIC_RELAXED))
+        return __atomic_load_n(&kernel_threads, __ATOMIC_RELAXED);
+    /* OpenBLAS at one thread: ours is the only pool. */
+    if (openblas_get_num_threads() == 1) {
+        int n = omp_get_max_threads();
+        return n > 0 ? n : 1;
+    }
+    /* OpenBLAS's pool does the products; loops stay on this thread, as
+     * two spinning pools on the same cores slow each other down. */
+    return 1;
+}
+
+int
+kernels_split_mode(void)
+{
+    return kernels_threads() > 1;
+}
+
+const char *
+kernels_blas_core(void)
+{
+    return openblas_get_corename();
+}
+
+/* Below this many multiply-adds a product is not worth splitting. */
+#define SPLIT_MIN_WORK (1 << 21)
+/* Blocks are multiples of this many rows or columns, at least
+ * SPLIT_MIN_BLOCK, about SPLIT_PER_THREAD per thread. */
+#define SPLIT_ALIGN 16
+#define SPLIT_MIN_BLOCK 128
+#define SPLIT_PER_THREAD 2
+
+void
+gr_sgemm(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb,
+         int M, int N, int K, float alpha, const float *A, int lda,
+         const float *B, int ldb, float beta, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    int nt = 1;
+    if ((double)M * N * K >= SPLIT_MIN_WORK && !omp_in_parallel() &&
+        kernels_split_mode())
+        nt = kernels_threads();
+    if (nt <= 1) {
+        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb,
+                    beta, C, ldc);
+        return;
+    }
+    /* Split the longer side of C into aligned blocks, a few per thread and
+     * handed out dynamically, so that a thread the OS pauses for a moment
+     * does not hold the others up at the join. */
+    int by_rows = M >= N;
+    int len = by_rows ? M : N;
+    int want = nt * SPLIT_PER_THREAD;
+    int blk = (len + want - 1) / want;
+    blk = (blk + SPLIT_ALIGN - 1) / SPLIT_ALIGN * SPLIT_ALIGN;
+    if (blk < SPLIT_MIN_BLOCK)
+        blk = SPLIT_MIN_BLOCK;
+    int nblk = (len + blk - 1) / blk;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int i = 0; i < nblk; i++) {
+        int s = i * blk, n = len - s < blk ? len - s : blk;
+        if (by_rows) {
+            const float *a = ta == CblasNoTrans ? A + (size_t)s * lda : A + s;
+            cblas_sgemm(CblasRowMajor, ta, tb, n, N, K, alpha, a, lda, B, ldb,
+                        beta, C + (size_t)s * ldc, ldc);
+        } else {
+            const float *b = tb == CblasNoTrans ? B + s : B + (size_t)s * ldb;
+            cblas_sgemm(CblasRowMajor, ta, tb, M, n, K, alpha, A, lda, b, ldb,
+                        beta, C + s, ldc);
+        }
+    }
+}

@@ -1,0 +1,107 @@
+#include "kernels/linear.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "kernels/blas.h"
+#include "kernels/par.h"
+
+/* out[r] = res[r] + b for rows [0, n) of width OC (res or b may be NULL). */
+GR_CLONES static void
+rows_init(float *out, const float *res, const float *b, int n, int OC)
+{
+    for (int r = 0; r < n; r++) {
+        float *o = out + (size_t)r * OC;
+        const float *s = res ? res + (size_t)r * OC : NULL;
+        if (s && b)
+            for (int i = 0; i < OC; i++)
+                o[i] = s[i] + b[i];
+        else if (s) {
+            if (o != s)
+                memcpy(o, s, (size_t)OC * sizeof *o);
+        } else if (b)
+            for (int i = 0; i < OC; i++)
+                o[i] = b[i];
+        else
+            memset(o, 0, (size_t)OC * sizeof *o);
+    }
+}
+
+static void
+init_out(float *out, const float *res, const float *b, int N, int OC)
+{
+    int rows = par_rows(N, OC, 1 << 14);
+    int nch = (N + rows - 1) / rows;
+#pragma omp parallel for num_threads(kernels_threads()) if (nch > 1)
+    for (int c = 0; c < nch; c++) {
+        int r0 = c * rows, n = N - r0 < rows ? N - r0 : rows;
+        rows_init(out + (size_t)r0 * OC, res ? res + (size_t)r0 * OC : NULL,
+                  b, n, OC);
+    }
+}
+
+void
+linear_forward(float *out, const float *inp, const float *w,
+               const float *b, int N, int C, int OC)
+{
+    if (b) {
+        init_out(out, NULL, b, N, OC);
+        gr_sgemm(CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C,
+                 1.0f, out, OC);
+    } else {
+        gr_sgemm(CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C,
+                 0.0f, out, OC);
+    }
+}
+
+void
+linear_forward_add(float *out, const float *res, const float *inp,
+                   const float *w, const float *b, int N, int C, int OC)
+{
+    init_out(out, res, b, N, OC);
+    gr_sgemm(CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C,
+             1.0f, out, OC);
+}
+
+/* db[0:n] += sum over N rows of dout[:, 0:n] (row stride OC). */
+GR_CLONES static void
+colsum_block(float *db, const float *dout, int N, int OC, int n)
+{
+    float acc[64];
+    for (int i = 0; i < n; i++)
+        acc[i] = 0.0f;
+    for (int r = 0; r < N; r++) {
+        const float *d = dout + (size_t)r * OC;
+        for (int i = 0; i < n; i++)
+            acc[i] += d[i];
+    }
+    for (int i = 0; i < n; i++)
+        db[i] += acc[i];
+}
+
+void
+bias_backward(float *db, const float *dout, int N, int OC)
+{
+    int nblk = (OC + 63) / 64;
+#pragma omp parallel for num_threads(kernels_threads()) \
+    if ((size_t)N * OC > 1 << 15)
+    for (int k = 0; k < nblk; k++) {
+        int o = k * 64;
+        colsum_block(db + o, dout + o, N, OC, OC - o < 64 ? OC - o : 64);
+    }
+}
+
+void
+linear_backward(float *dinp, float *dw, float *db, const float *dout,
+                const float *inp, const float *w, int N, int C, int OC,
+                int dinp_acc)
+{
+    if (dinp)       /* dinp (N,C) (+)= dout (N,OC) . w (OC,C) */
+        gr_sgemm(CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, w, C,
+                 dinp_acc ? 1.0f : 0.0f, dinp, C);
+    if (dw)         /* dw (OC,C) += dout^T (OC,N) . inp (N,C) */
+        gr_sgemm(CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C,
+                 1.0f, dw, C);
+    if (db)
+        bias_backward(db, dout, N, OC);
+}

@@ -1,0 +1,10 @@
+# src/kernels: numeric kernels, built with -O3 -ffast-math (no NaN checks here)
+src_libkernels_a_SOURCES += \
+	src/kernels/par.h \
+	src/kernels/blas.c src/kernels/blas.h \
+	src/kernels/linear.c src/kernels/linear.h \
+	src/kernels/norm.c src/kernels/norm.h \
+	src/kernels/act.c src/kernels/act.h \
+	src/kernels/attention.c src/kernels/attention.h \
+	src/kernels/loss.c src/kernels/loss.h \
+	src/kernels/optim.c src/kernels/optim.h

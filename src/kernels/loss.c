@@ -1,0 +1,87 @@
+#include "kernels/loss.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "kernels/par.h"
+
+GR_CLONES static float
+row_lse(const float *x, int V)
+{
+    float mx = x[0];
+    for (int i = 1; i < V; i++)
+        mx = x[i] > mx ? x[i] : mx;
+    float s = 0.0f;
+    for (int i = 0; i < V; i++)
+        s += expf(x[i] - mx);
+    return mx + logf(s);
+}
+
+GR_CLONES static void
+row_xent_back(float *d, const float *x, float lse, float scale, int V)
+{
+    for (int i = 0; i < V; i++)
+        d[i] = scale * expf(x[i] - lse);
+}
+
+void
+crossentropy_forward(float *losses, float *lse, const float *logits,
+                     const int32_t *targets, int N, int V)
+{
+#pragma omp parallel for num_threads(kernels_threads()) \
+    if ((size_t)N * V > 1 << 15)
+    for (int n = 0; n < N; n++) {
+        const float *x = logits + (size_t)n * V;
+        float l = row_lse(x, V);
+        lse[n] = l;
+        int t = targets ? targets[n] : -1;
+        losses[n] = t >= 0 ? l - x[t] : 0.0f;
+    }
+}
+
+void
+crossentropy_backward(float *dlogits, const float *logits, const float *lse,
+                      const int32_t *targets, const float *dlosses,
+                      int N, int V)
+{
+#pragma omp parallel for num_threads(kernels_threads()) \
+    if ((size_t)N * V > 1 << 15)
+    for (int n = 0; n < N; n++) {
+        float *d = dlogits + (size_t)n * V;
+        int t = targets ? targets[n] : -1;
+        float s = t >= 0 ? dlosses[n] : 0.0f;
+        if (s == 0.0f) {
+            memset(d, 0, (size_t)V * sizeof *d);
+            continue;
+        }
+        row_xent_back(d, logits + (size_t)n * V, lse[n], s, V);
+        d[t] -= s;
+    }
+}
+
+GR_CLONES static void
+row_softmax(float *x, int V, float inv_temp)
+{
+    float mx = x[0];
+    for (int i = 1; i < V; i++)
+        mx = x[i] > mx ? x[i] : mx;
+    float s = 0.0f;
+    for (int i = 0; i < V; i++) {
+        x[i] = expf((x[i] - mx) * inv_temp);
+        s += x[i];
+    }
+    float r = 1.0f / s;
+    for (int i = 0; i < V; i++)
+        x[i] *= r;
+}
+
+void
+softmax_rows(float *x, int N, int V, float temperature)
+{
+    float it = 1.0f / temperature;
+#pragma omp parallel for num_threads(kernels_threads()) \
+    if ((size_t)N * V > 1 << 15)
+    for (int n = 0; n < N; n++)
+        row_softmax(x + (size_t)n * V, V, it);
+}

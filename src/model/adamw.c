@@ -1,0 +1,62 @@
+#include "model/adamw.h"
+
+#include <math.h>
+
+#include "kernels/blas.h"
+#include "kernels/optim.h"
+
+void
+adamw_step(struct gpt *m, float lr, float beta1, float beta2, float eps,
+           float weight_decay, int t)
+{
+    struct gpt_tensor ts[GPT_NTENSORS];
+    gpt_tensors(&m->cfg, ts);
+    float bc1 = (float)(1.0 - pow(beta1, t));
+    float bc2 = (float)(1.0 - pow(beta2, t));
+    for (int k = 0; k < GPT_NTENSORS; k++) {
+        size_t o = ts[k].offset;
+        adamw_update(m->params + o, m->grads + o, m->adam_m + o,
+                     m->adam_v + o, ts[k].numel, lr, beta1, beta2, eps,
+                     ts[k].decay ? weight_decay : 0.0f, bc1, bc2);
+    }
+}
+
+/* Fixed blocks, each summed in one order, then added in order: the result
+ * does not depend on how many threads ran. */
+#define NORM_BLOCKS 64
+
+float
+gpt_grad_norm(const struct gpt *m)
+{
+    double part[NORM_BLOCKS];
+    size_t n = m->nparams, per = (n + NORM_BLOCKS - 1) / NORM_BLOCKS;
+    const float *g = m->grads;
+#pragma omp parallel for num_threads(kernels_threads()) if (n > 1 << 16)
+    for (int b = 0; b < NORM_BLOCKS; b++) {
+        size_t i0 = (size_t)b * per, i1 = i0 + per < n ? i0 + per : n;
+        double s = 0.0;
+#pragma omp simd reduction(+:s)
+        for (size_t i = i0; i < i1; i++)
+            s += (double)g[i] * g[i];
+        part[b] = s;
+    }
+    double s = 0.0;
+    for (int b = 0; b < NORM_BLOCKS; b++)
+        s += part[b];
+    return (float)sqrt(s);
+}
+
+void
+gpt_scale_grads(struct gpt *m, float s)
+{
+    vec_scale(m->grads, m->nparams, s);
+}
+
+float
+gpt_clip_grads(struct gpt *m, float max_norm)
+{
+    float norm = gpt_grad_norm(m);
+    if (isfinite(norm) && norm > max_norm)
+        gpt_scale_grads(m, max_norm / norm);
+    return norm;
+}

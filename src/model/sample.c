@@ -1,0 +1,223 @@
+#include "model/sample.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/xalloc.h"
+#include "kernels/act.h"
+#include "kernels/attention.h"
+#include "kernels/linear.h"
+#include "kernels/loss.h"
+#include "kernels/norm.h"
+
+/* Positions per sequence in one prefill pass: big enough for efficient
+ * matrix products, small enough to keep the scratch modest. */
+#define PREFILL_CHUNK 64
+
+enum gr_status
+kvcache_init(struct kvcache *kv, const struct gpt_config *cfg, int NB,
+             struct gr_error *err)
+{
+    memset(kv, 0, sizeof *kv);
+    if (NB < 1)
+        return gr_fail(err, GR_EINPUT, "number of sequences %d must be at "
+                       "least 1", NB);
+    enum gr_status rc = gpt_config_check(cfg, err);
+    if (rc != GR_OK)
+        return rc;
+    kv->cfg = *cfg;
+    kv->NB = NB;
+    kv->chunk = cfg->T < PREFILL_CHUNK ? cfg->T : PREFILL_CHUNK;
+    size_t L = cfg->L, C = cfg->C, T = cfg->T, R = (size_t)NB * kv->chunk;
+    struct { float **p; size_t n; } v[] = {
+        { &kv->k, L * NB * T * C }, { &kv->v, L * NB * T * C },
+        { &kv->x, R * C }, { &kv->ln, R * C }, { &kv->qkv, R * 3 * C },
+        { &kv->atty, R * C }, { &kv->fch, R * 4 * C },
+        { &kv->mean, R }, { &kv->rstd, R }, { &kv->last, (size_t)NB * C },
+        { &kv->scores, (size_t)NB * cfg->NH * T },
+    };
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        n += (v[i].n + 15) & ~(size_t)15;
+    kv->mem = gr_aligned_alloc(n * sizeof(float));
+    if (!kv->mem)
+        return gr_fail(err, GR_ENOMEM, "cannot allocate %zu MiB for the "
+                       "key-value cache of %d sequences",
+                       n * sizeof(float) >> 20, NB);
+    n = 0;
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        *v[i].p = kv->mem + n;
+        n += (v[i].n + 15) & ~(size_t)15;
+    }
+    return GR_OK;
+}
+
+void
+kvcache_release(struct kvcache *kv)
+{
+    if (!kv)
+        return;
+    gr_aligned_free(kv->mem);
+    memset(kv, 0, sizeof *kv);
+}
+
+void
+kvcache_reset(struct kvcache *kv)
+{
+    kv->len = 0;
+}
+
+/* n positions pos..pos+n-1 of every sequence, tokens (NB,n) with row
+ * stride ld; n <= kv->chunk. */
+static void
+forward_chunk(struct gpt *m, struct kvcache *kv, const int32_t *tokens,
+              int ld, int pos, int n, float *logits_out)
+{
+    const struct gpt_config *cfg = &m->cfg;
+    const struct gpt_params *p = &m->p;
+    int L = cfg->L, C = cfg->C, NH = cfg->NH, V = cfg->V, Tc = cfg->T;
+    int NB = kv->NB, R = NB * n;
+    assert(kv->cfg.L == L && kv->cfg.C == C && kv->cfg.NH == NH &&
+           kv->cfg.T == Tc);
+    assert(n >= 1 && n <= kv->chunk && pos >= 0 && pos <= kv->len &&
+           pos + n <= Tc);
+    for (int s = 0; s < NB; s++)
+        for (int i = 0; i < n; i++) {
+            int32_t tok = tokens[(size_t)s * ld + i];
+            assert(tok >= 0 && tok < V);
+            float *x = kv->x + ((size_t)s * n + i) * C;
+            const float *e = p->wte + (size_t)tok * C;
+            const float *q = p->wpe + (size_t)(pos + i) * C;
+            for (int c = 0; c < C; c++)
+                x[c] = e[c] + q[c];
+        }
+    size_t kvl = (size_t)NB * Tc * C;      /* one layer of the cache */
+    for (int l = 0; l < L; l++) {
+        size_t c = (size_t)l * C;
+        layernorm_forward(kv->ln, kv->mean, kv->rstd, kv->x, p->ln1w + c,
+                          p->ln1b + c, R, C);
+        linear_forward(kv->qkv, kv->ln, p->qkvw + 3 * c * C, p->qkvb + 3 * c,
+                       R, C, 3 * C);
+        attention_forward_cached(kv->atty, kv->k + l * kvl, kv->v + l * kvl,
+                                 kv->scores, kv->qkv, NB, n, pos, Tc, C, NH);
+        linear_forward_add(kv->x, kv->x, kv->atty, p->attprojw + c * C,
+                           p->attprojb + c, R, C, C);
+        layernorm_forward(kv->ln, kv->mean, kv->rstd, kv->x, p->ln2w + c,
+                          p->ln2b + c, R, C);
+        linear_forward(kv->fch, kv->ln, p->fcw + 4 * c * C, p->fcb + 4 * c,
+                       R, C, 4 * C);
+        gelu_forward(kv->fch, kv->fch, (size_t)R * 4 * C);
+        linear_forward_add(kv->x, kv->x, kv->fch, p->fcprojw + 4 * c * C,
+                           p->fcprojb + c, R, 4 * C, C);
+    }
+    kv->len = pos + n;
+    if (!logits_out)
+        return;
+    /* Only the last position of each sequence goes through the head. */
+    for (int s = 0; s < NB; s++)
+        memcpy(kv->ln + (size_t)s * C, kv->x + ((size_t)s * n + n - 1) * C,
+               (size_t)C * sizeof(float));
+    layernorm_forward(kv->last, kv->mean, kv->rstd, kv->ln, p->lnfw, p->lnfb,
+                      NB, C);
+    linear_forward(logits_out, kv->last, p->wte, NULL, NB, C, V);
+}
+
+void
+gpt_forward_step(struct gpt *m, struct kvcache *kv, const int32_t *tokens,
+                 int pos, float *logits_out)
+{
+    forward_chunk(m, kv, tokens, 1, pos, 1, logits_out);
+}
+
+void
+gpt_prefill(struct gpt *m, struct kvcache *kv, const int32_t *tokens, int n,
+            float *logits_out)
+{
+    int pos = kv->len;
+    assert(n >= 1 && pos + n <= m->cfg.T);
+    /* Feed chunks of a copy-free strided view: tokens (NB,n). */
+    for (int i = 0; i < n; i += kv->chunk) {
+        int k = n - i < kv->chunk ? n - i : kv->chunk;
+        forward_chunk(m, kv, tokens + i, n, pos + i, k,
+                      i + k == n ? logits_out : NULL);
+    }
+}
+
+/* --- the sampler ------------------------------------------------------- */
+
+struct sampler_opts
+sampler_defaults(void)
+{
+    return (struct sampler_opts){ .temperature = 1.0f, .top_k = 0,
+                                  .top_p = 1.0f, .repetition_penalty = 1.0f };
+}
+
+static int
+cmp_desc(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+int
+sample_next(const float *logits, int V, const struct sampler_opts *o,
+            const int32_t *history, int nhist, struct gr_rng *rng,
+            float *scratch)
+{
+    float *x = scratch, *sorted = scratch + V;
+    memcpy(x, logits, (size_t)V * sizeof *x);
+    float pen = o->repetition_penalty;
+    if (history && pen > 0.0f && pen != 1.0f)
+        for (int i = 0; i < nhist; i++) {
+            int t = history[i];
+            if (t < 0 || t >= V)
+                continue;
+            float l = logits[t];    /* from the original: once per token */
+            x[t] = l > 0.0f ? l / pen : l * pen;
+        }
+    if (!(o->temperature > 0.0f) || o->top_k == 1) {
+        int best = 0;
+        for (int i = 1; i < V; i++)
+            if (x[i] > x[best])
+                best = i;
+        return best;
+    }
+    softmax_rows(x, 1, V, o->temperature);
+    /* Keep tokens whose probability reaches a threshold set by top-k and
+     * top-p on the sorted probabilities (ties at the threshold stay). */
+    float thresh = 0.0f;
+    int k = o->top_k > 0 && o->top_k < V ? o->top_k : V;
+    int use_p = o->top_p > 0.0f && o->top_p < 1.0f;
+    if (k < V || use_p) {
+        memcpy(sorted, x, (size_t)V * sizeof *sorted);
+        qsort(sorted, V, sizeof *sorted, cmp_desc);
+        int keep = k;
+        if (use_p) {
+            double cum = 0.0;
+            for (int i = 0; i < k; i++) {
+                cum += sorted[i];
+                if (cum >= o->top_p) {
+                    keep = i + 1;
+                    break;
+                }
+            }
+        }
+        thresh = sorted[keep - 1];
+    }
+    double total = 0.0;
+    for (int i = 0; i < V; i++)
+        if (x[i] >= thresh)
+            total += x[i];
+    double r = rng_float(rng) * total, cum = 0.0;
+    int last = 0;
+    for (int i = 0; i < V; i++) {
+        if (x[i] < thresh)
+            continue;
+        cum += x[i];
+        last = i;
+        if (r < cum)
+            return i;
+    }
+    return last;        /* rounding: the last kept token */
+}
