@@ -1,0 +1,2 @@
+sessionsdir = $(pkgdatadir)/sessions
+dist_sessions_DATA = share/garage/sessions/quickstart.yaml

@@ -1,0 +1,93 @@
+#include "stages/common.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/fsio.h"
+#include "base/xalloc.h"
+
+enum gr_status
+stage_load_tokenizer(const struct workspace *ws, struct bpe *t,
+                     struct gr_error *err)
+{
+    char *path = workspace_path(ws, "tokenizer.bin");
+    enum gr_status rc;
+    bpe_init(t);
+    if (!fs_exists(path))
+        rc = gr_fail(err, GR_ESTATE, "there is no tokenizer yet: train one with "
+                     "'garage tokenizer' (after 'garage corpus add PATH')");
+    else
+        rc = bpe_load(t, path, err);
+    free(path);
+    return rc;
+}
+
+enum gr_status
+stage_pick_checkpoint(const struct workspace *ws, const char *path,
+                      const char *kinds, char **out, struct gr_error *err)
+{
+    *out = NULL;
+    if (path) {
+        if (!fs_exists(path))
+            return gr_fail(err, GR_EINPUT, "%s: no such checkpoint", path);
+        *out = xstrdup(path);
+        return GR_OK;
+    }
+    char *list = xstrdup(kinds);
+    char *save = NULL;
+    for (char *k = strtok_r(list, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
+        if ((*out = workspace_latest_checkpoint(ws, k)))
+            break;
+    }
+    free(list);
+    if (!*out)
+        return gr_fail(err, GR_ESTATE, "there is no model yet: create one with "
+                       "'garage model' and train it with 'garage pretrain'");
+    return GR_OK;
+}
+
+enum gr_status
+stage_load_checkpoint(const char *path, const struct bpe *t, struct gpt *m,
+                      struct ckpt_meta *meta, int want_opt, struct gr_error *err)
+{
+    enum gr_status rc = ckpt_load(path, m, meta, want_opt, NULL, err);
+    if (rc != GR_OK)
+        return rc;
+    if (meta->tok_hash != t->hash || meta->cfg.V != t->vocab_size) {
+        gpt_release(m);
+        ckpt_meta_release(meta);
+        return gr_fail(err, GR_EINPUT, "%s was made with another tokenizer than this "
+                       "workspace's tokenizer.bin (create a new model with 'garage model')",
+                       path);
+    }
+    return GR_OK;
+}
+
+char *
+stage_checkpoint_path(const struct workspace *ws, const char *kind, uint64_t step)
+{
+    char *rel = xasprintf("checkpoints/%s-%06llu.ckpt", kind, (unsigned long long)step);
+    char *p = workspace_path(ws, rel);
+    free(rel);
+    return p;
+}
+
+float *
+stage_token_bytes(const struct bpe *t)
+{
+    float *len = xcalloc((size_t)t->vocab_size, sizeof *len);
+    for (int i = 0; i < t->vocab_size; i++) {
+        const unsigned char *b;
+        len[i] = bpe_special_name(i) ? 0.0f : (float)bpe_token_bytes(t, i, &b);
+    }
+    return len;
+}
+
+double
+stage_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}

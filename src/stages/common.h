@@ -1,0 +1,38 @@
+/* common.h: what several stages share: the tokenizer, checkpoints of the
+ * workspace, token byte lengths for bits per byte. */
+#ifndef GR_STAGES_COMMON_H
+#define GR_STAGES_COMMON_H
+
+#include "app/workspace.h"
+#include "model/checkpoint.h"
+#include "model/gpt.h"
+#include "text/bpe.h"
+
+/* Load the workspace's tokenizer; GR_ESTATE with advice when missing. */
+enum gr_status stage_load_tokenizer(const struct workspace *ws, struct bpe *t,
+                                    struct gr_error *err);
+
+/* Path of the checkpoint to use: path when given, else the newest of
+ * kinds ("tuned,sft,base": the first kind that has one).  Caller frees.
+ * GR_ESTATE with advice when there is none. */
+enum gr_status stage_pick_checkpoint(const struct workspace *ws,
+                                     const char *path, const char *kinds,
+                                     char **out, struct gr_error *err);
+
+/* Load a checkpoint and check it was made with tokenizer t. */
+enum gr_status stage_load_checkpoint(const char *path, const struct bpe *t,
+                                     struct gpt *m, struct ckpt_meta *meta,
+                                     int want_opt, struct gr_error *err);
+
+/* checkpoints/<kind>-<step>.ckpt; caller frees. */
+char *stage_checkpoint_path(const struct workspace *ws, const char *kind,
+                            uint64_t step);
+
+/* Bytes each token stands for, for bits per byte (special tokens: 0);
+ * a new (V) array, caller frees. */
+float *stage_token_bytes(const struct bpe *t);
+
+/* Wall-clock seconds (monotonic). */
+double stage_now(void);
+
+#endif

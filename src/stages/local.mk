@@ -1,0 +1,11 @@
+# src/stages
+# stages (glue): tokenizer, model, pretrain, sample, info
+src_libgarage_a_SOURCES += \
+	src/stages/stages.h \
+	src/stages/common.c src/stages/common.h \
+	src/stages/tokenize.c \
+	src/stages/model.c \
+	src/stages/pretrain.c \
+	src/stages/sample.c
+# corpus
+src_libgarage_a_SOURCES += src/stages/corpus.c src/stages/corpus.h

@@ -1,0 +1,59 @@
+#!/bin/sh
+# The command line: help, version, the registry's errors.
+. "$srcdir/tests/cli-lib.sh"
+
+expect 0 "$GARAGE" --help
+has "$out" "Usage: garage"
+for c in init corpus tokenizer model pretrain sample info run help; do
+    has "$out" "  $c "
+done
+
+expect 0 "$GARAGE" --version
+has "$out" "garage "
+has "$out" "BLAS: OpenBLAS, kernel"
+
+expect 2 "$GARAGE"
+has "$err" "Usage: garage"
+
+expect 2 "$GARAGE" pretrian
+same "$err" "garage: unknown command 'pretrian' (did you mean 'pretrain'?)"
+
+expect 2 "$GARAGE" --bogus
+same "$err" "garage: unknown option '--bogus' (see 'garage --help')"
+
+expect 0 "$GARAGE" help pretrain
+for o in steps batch accum lr warmup min_lr weight_decay grad_clip objective \
+         eval_every save_every resume; do
+    has "$out" "  $o "
+done
+has "$out" "default 2000"
+has "$out" "next|masked"
+
+expect 0 "$GARAGE" help
+has "$out" "Commands:"
+
+expect 2 "$GARAGE" help pretrian
+same "$err" "garage: unknown command 'pretrian' (did you mean 'pretrain'?)"
+
+# options are checked before anything runs, even outside a workspace
+cd "$tmp"
+expect 2 "$GARAGE" pretrain stepz=10
+same "$err" "garage: unknown option 'stepz' for 'pretrain' (did you mean 'steps'?)"
+expect 2 "$GARAGE" pretrain --stepz 10
+same "$err" "garage: unknown option 'stepz' for 'pretrain' (did you mean 'steps'?)"
+expect 2 "$GARAGE" pretrain steps=many
+same "$err" "garage: 'steps' expects an integer, got 'many'"
+expect 2 "$GARAGE" pretrain lr=5
+same "$err" "garage: 'lr' must be between 0 and 1, got 5"
+expect 2 "$GARAGE" pretrain objective=sideways
+same "$err" "garage: 'objective' must be one of next,masked, got 'sideways'"
+expect 2 "$GARAGE" sample --temperature
+same "$err" "garage: option '--temperature' needs a value"
+
+# outside a workspace
+expect 1 "$GARAGE" status
+same "$err" "garage: this folder is not a garage workspace (create one with 'garage init DIR', or use -C DIR)"
+expect 1 "$GARAGE" -C nowhere corpus info
+same "$err" "garage: nowhere is not a garage workspace (create one with 'garage init nowhere')"
+
+finish

@@ -1,0 +1,91 @@
+# tests
+# cli (command-line tests)
+TESTS += tests/cli-help.sh tests/cli-workspace.sh tests/cli-pipeline.sh
+EXTRA_DIST += tests/check.h tests/cli-lib.sh tests/cli-help.sh \
+	tests/cli-workspace.sh tests/cli-pipeline.sh
+CLEANFILES += tests/out tests/err
+clean-local: clean-cli-tmp
+clean-cli-tmp:
+	-rm -rf tests/tmp-*
+# session
+check_PROGRAMS += tests/test-session
+TESTS += tests/test-session
+tests_test_session_SOURCES = tests/test-session.c
+tests_test_session_LDADD = $(ENGINE_LIBS)
+EXTRA_DIST += \
+	tests/data/sessions/bad-choice.yaml \
+	tests/data/sessions/bad-command.yaml \
+	tests/data/sessions/bad-int.yaml \
+	tests/data/sessions/bad-option.yaml \
+	tests/data/sessions/bad-range.yaml \
+	tests/data/sessions/bad-seed.yaml \
+	tests/data/sessions/bad-top-key-far.yaml \
+	tests/data/sessions/bad-top-key.yaml \
+	tests/data/sessions/bad-workspace.yaml \
+	tests/data/sessions/dup-key.yaml \
+	tests/data/sessions/dup-option.yaml \
+	tests/data/sessions/empty-step.yaml \
+	tests/data/sessions/empty.yaml \
+	tests/data/sessions/fortunes.txt \
+	tests/data/sessions/list-value.yaml \
+	tests/data/sessions/malformed.yaml \
+	tests/data/sessions/map-value.yaml \
+	tests/data/sessions/minimal.yaml \
+	tests/data/sessions/missing-file.yaml \
+	tests/data/sessions/no-glob-match.yaml \
+	tests/data/sessions/no-options.yaml \
+	tests/data/sessions/no-session.yaml \
+	tests/data/sessions/no-steps.yaml \
+	tests/data/sessions/no-version.yaml \
+	tests/data/sessions/not-a-map.yaml \
+	tests/data/sessions/null-value.yaml \
+	tests/data/sessions/options-scalar.yaml \
+	tests/data/sessions/scalar-step.yaml \
+	tests/data/sessions/steps-empty.yaml \
+	tests/data/sessions/steps-scalar.yaml \
+	tests/data/sessions/tab-flow.yaml \
+	tests/data/sessions/tab-in-string.yaml \
+	tests/data/sessions/tab.yaml \
+	tests/data/sessions/texts/notes.txt \
+	tests/data/sessions/two-commands.yaml \
+	tests/data/sessions/two-docs.yaml \
+	tests/data/sessions/two-keys.yaml \
+	tests/data/sessions/unquoted-glob.yaml \
+	tests/data/sessions/valid.yaml \
+	tests/data/sessions/version2.yaml
+# bpe
+check_PROGRAMS += tests/test-bpe
+TESTS += tests/test-bpe
+tests_test_bpe_SOURCES = tests/test-bpe.c
+tests_test_bpe_LDADD = $(ENGINE_LIBS)
+# corpus
+check_PROGRAMS += tests/test-corpus tests/test-shard
+TESTS += tests/test-corpus tests/test-shard
+tests_test_corpus_SOURCES = tests/test-corpus.c
+tests_test_corpus_LDADD = $(ENGINE_LIBS)
+tests_test_shard_SOURCES = tests/test-shard.c
+tests_test_shard_LDADD = $(ENGINE_LIBS)
+EXTRA_DIST += \
+	tests/data/corpus/plain.txt \
+	tests/data/corpus/quotes \
+	tests/data/corpus/docs.jsonl \
+	tests/data/corpus/bad-utf8.txt \
+	tests/data/corpus/auto/records \
+	tests/data/corpus/auto/sayings \
+	tests/data/corpus/auto/brace.c \
+	tests/data/corpus/auto/notes.json \
+	tests/data/corpus/auto/essay.txt
+# a tool for cli-pipeline.sh
+check_PROGRAMS += tests/poison-ckpt
+tests_poison_ckpt_LDADD = $(ENGINE_LIBS)
+# model
+check_PROGRAMS += tests/grad-layers tests/grad-gpt tests/test-gpt \
+	tests/test-gpt-learns tests/test-sample tests/test-gpt-speed
+TESTS += tests/grad-layers tests/grad-gpt tests/test-gpt \
+	tests/test-gpt-learns tests/test-sample
+tests_grad_layers_LDADD = $(ENGINE_LIBS)
+tests_grad_gpt_LDADD = $(ENGINE_LIBS)
+tests_test_gpt_LDADD = $(ENGINE_LIBS)
+tests_test_gpt_learns_LDADD = $(ENGINE_LIBS)
+tests_test_sample_LDADD = $(ENGINE_LIBS)
+tests_test_gpt_speed_LDADD = $(ENGINE_LIBS)
