@@ -5,3 +5,5 @@ src_libgarage_a_SOURCES += src/text/bpe.c src/text/bpe.h
 src_libgarage_a_SOURCES += \
 	src/text/shard.c src/text/shard.h \
 	src/text/jsonl.c src/text/jsonl.h
+# chat template
+src_libgarage_a_SOURCES += src/text/chat.c src/text/chat.h
