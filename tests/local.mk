@@ -1,8 +1,9 @@
 # tests
 # cli (command-line tests)
-TESTS += tests/cli-help.sh tests/cli-workspace.sh tests/cli-pipeline.sh
+TESTS += tests/cli-help.sh tests/cli-workspace.sh tests/cli-pipeline.sh \
+	tests/cli-learns.sh
 EXTRA_DIST += tests/check.h tests/cli-lib.sh tests/cli-help.sh \
-	tests/cli-workspace.sh tests/cli-pipeline.sh
+	tests/cli-workspace.sh tests/cli-pipeline.sh tests/cli-learns.sh
 CLEANFILES += tests/out tests/err
 clean-local: clean-cli-tmp
 clean-cli-tmp:
@@ -89,3 +90,10 @@ tests_test_gpt_LDADD = $(ENGINE_LIBS)
 tests_test_gpt_learns_LDADD = $(ENGINE_LIBS)
 tests_test_sample_LDADD = $(ENGINE_LIBS)
 tests_test_gpt_speed_LDADD = $(ENGINE_LIBS)
+# sft: chat template, demonstrations, fine-tuning, chat
+check_PROGRAMS += tests/test-chat tests/test-labels
+TESTS += tests/test-chat tests/test-labels
+tests_test_chat_LDADD = $(ENGINE_LIBS)
+tests_test_labels_LDADD = $(ENGINE_LIBS)
+TESTS += tests/cli-demos.sh
+EXTRA_DIST += tests/cli-demos.sh
