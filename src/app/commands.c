@@ -80,6 +80,20 @@ static const struct gr_option sample_opts[] = {
     { NULL }
 };
 
+/* sft: demonstrations */
+static const struct gr_option demos_opts[] = {
+    { "import", OPT_PATHS, NULL, NOR, NULL, "JSONL files to add: {\"prompt\", \"completion\"} or chat {\"messages\": [...]} lines" },
+    { "strict", OPT_BOOL, "false", NOR, NULL, "import nothing when any line is bad (default: skip bad lines with a notice)" },
+    { "add", OPT_BOOL, "false", NOR, NULL, "add one demonstration from prompt= and answer=" },
+    { "prompt", OPT_STRING, NULL, NOR, NULL, "the person's message, for add" },
+    { "answer", OPT_STRING, NULL, NOR, NULL, "the answer the model should learn to give, for add" },
+    { "list", OPT_BOOL, "false", NOR, NULL, "print every stored demonstration, numbered" },
+    { "export", OPT_PATH, NULL, NOR, NULL, "write every stored demonstration to this JSONL file" },
+    { "format", OPT_CHOICE, "chat", NOR, "chat|completion", "export format: chat messages, or prompt/completion (single-turn only)" },
+    { "delete", OPT_INT, NULL, 1, 1e9, NULL, "remove demonstration number N (as numbered by list)" },
+    { NULL }
+};
+
 static const struct gr_option info_opts[] = {
     { "checkpoint", OPT_PATH, NULL, NOR, NULL, "checkpoint file to describe" },
     { NULL }
@@ -123,6 +137,19 @@ const struct gr_command gr_commands[] = {
       CMD_WORKSPACE, pretrain_opts, stage_pretrain },
     { "sample", "generate text from a checkpoint", NULL, NULL,
       CMD_WORKSPACE, sample_opts, stage_sample },
+    /* sft */
+    { "demos", "import, add, list, export or delete demonstrations", "import",
+      "Demonstrations are conversations with the answers the model should give; "
+      "'garage sft' trains on them.  They live in labels/demos.jsonl, one per line, each "
+      "appended with its own fsync.  'garage demos import FILE...' reads JSON Lines of "
+      "{\"prompt\": ..., \"completion\": ...} or {\"messages\": [{\"role\": \"user\", "
+      "\"content\": ...}, {\"role\": \"assistant\", \"content\": ...}, ...]} (several turns "
+      "allowed); every line is checked before any is stored, a bad line is reported as "
+      "FILE:LINE: reason and skipped (strict=true: nothing is imported), and demonstrations "
+      "stored already are skipped.  'garage demos add prompt=... answer=...' adds one; "
+      "'garage demos list' numbers them; 'garage demos delete=N' removes one; "
+      "'garage demos export=FILE' writes them all.",
+      CMD_WORKSPACE, demos_opts, stage_demos },
     { "info", "describe a checkpoint: config, parameters, step", "checkpoint", NULL,
       0, info_opts, stage_info },
     { "run", "run a session file (YAML) headless", "file",

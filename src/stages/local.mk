@@ -9,3 +9,5 @@ src_libgarage_a_SOURCES += \
 	src/stages/sample.c
 # corpus
 src_libgarage_a_SOURCES += src/stages/corpus.c src/stages/corpus.h
+# sft: demonstrations, supervised fine-tuning, chat
+src_libgarage_a_SOURCES += src/stages/demos.c

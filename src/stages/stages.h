@@ -12,5 +12,7 @@ enum gr_status stage_model(struct gr_ctx *ctx, const struct gr_args *a, struct g
 enum gr_status stage_pretrain(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err);
 enum gr_status stage_sample(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err);
 enum gr_status stage_info(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err);
+/* sft: demonstrations, supervised fine-tuning, chat */
+enum gr_status stage_demos(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err);
 
 #endif

@@ -7,3 +7,5 @@ src_libgarage_a_SOURCES += \
 	src/text/jsonl.c src/text/jsonl.h
 # chat template
 src_libgarage_a_SOURCES += src/text/chat.c src/text/chat.h
+# sft: human labels (demonstrations)
+src_libgarage_a_SOURCES += src/text/labels.c src/text/labels.h
