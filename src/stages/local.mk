@@ -10,4 +10,5 @@ src_libgarage_a_SOURCES += \
 # corpus
 src_libgarage_a_SOURCES += src/stages/corpus.c src/stages/corpus.h
 # sft: demonstrations, supervised fine-tuning, chat
-src_libgarage_a_SOURCES += src/stages/demos.c
+src_libgarage_a_SOURCES += src/stages/demos.c \
+	src/stages/train.c src/stages/train.h

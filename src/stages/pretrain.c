@@ -12,18 +12,17 @@
 #include <cblas.h>
 
 #include "app/job.h"
-#include "base/fsio.h"
 #include "base/xalloc.h"
-#include "model/adamw.h"
 #include "stages/common.h"
 #include "stages/stages.h"
+#include "stages/train.h"
 #include "text/shard.h"
 
 struct pt_opts {
-    long long steps, stop_at;
+    struct train_hparams h;     /* steps, lr and schedule, AdamW */
+    long long stop_at;
     int B, accum, T;
-    double lr, min_lr, wd, beta1, beta2, clip;
-    long long warmup, eval_every, save_every;
+    long long eval_every, save_every;
     int eval_batches;
     int masked;
     int resume;
@@ -42,20 +41,6 @@ struct pt_run {
     int32_t *inputs, *targets;  /* (B,T) */
     char *last_ckpt;            /* newest checkpoint written or loaded */
 };
-
-double
-pretrain_lr(long long step, long long steps, long long warmup, double lr,
-            double min_lr)
-{
-    if (step < warmup)
-        return lr * (double)(step + 1) / (double)warmup;
-    if (steps <= warmup)
-        return lr;
-    double progress = (double)(step - warmup) / (double)(steps - warmup);
-    if (progress > 1)
-        progress = 1;
-    return min_lr + 0.5 * (lr - min_lr) * (1.0 + cos(M_PI * progress));
-}
 
 /* A random ordinary token (never a special one). */
 static int32_t
@@ -149,35 +134,17 @@ evaluate(struct pt_run *r, double *val_loss, double *val_bpb)
 static enum gr_status
 save(struct pt_run *r, struct gr_rng *rng, long long step, struct gr_error *err)
 {
-    char *path = stage_checkpoint_path(r->ws, "base", (uint64_t)step);
-    r->meta.step = (uint64_t)step;
-    r->meta.rng = *rng;
-    r->meta.has_opt = 1;
-    enum gr_status rc = ckpt_save(path, &r->model, &r->meta, NULL, err);
-    if (rc == GR_OK) {
-        free(r->last_ckpt);
-        r->last_ckpt = path;
-    } else {
-        free(path);
-    }
-    return rc;
+    return train_save(r->ws, "base", &r->model, &r->meta, rng, step, &r->last_ckpt, err);
 }
 
 static void
 read_opts(struct pt_opts *o, const struct gr_args *a, const struct workspace *ws)
 {
-    o->steps = args_int(a, "steps");
-    o->stop_at = args_has(a, "stop_at") ? args_int(a, "stop_at") : o->steps;
+    train_read_hparams(&o->h, a);
+    o->stop_at = args_has(a, "stop_at") ? args_int(a, "stop_at") : o->h.steps;
     o->B = (int)args_int(a, "batch");
     o->accum = (int)args_int(a, "accum");
     o->T = args_has(a, "context") ? (int)args_int(a, "context") : 0;
-    o->lr = args_float(a, "lr");
-    o->min_lr = args_has(a, "min_lr") ? args_float(a, "min_lr") : o->lr / 10;
-    o->wd = args_float(a, "weight_decay");
-    o->beta1 = args_float(a, "beta1");
-    o->beta2 = args_float(a, "beta2");
-    o->clip = args_float(a, "grad_clip");
-    o->warmup = args_int(a, "warmup");
     o->eval_every = args_int(a, "eval_every");
     o->eval_batches = (int)args_int(a, "eval_batches");
     o->save_every = args_int(a, "save_every");
@@ -195,22 +162,9 @@ setup(struct pt_run *r, struct gr_rng *rng, struct gr_error *err)
     enum gr_status rc;
     if ((rc = stage_load_tokenizer(ws, &r->tok, err)) != GR_OK)
         return rc;
-    char *tp = workspace_path(ws, "corpus/train.tok");
-    char *vp = workspace_path(ws, "corpus/val.tok");
-    if (!fs_exists(tp) || !fs_exists(vp))
-        rc = gr_fail(err, GR_ESTATE, "the corpus is not encoded with this tokenizer: "
-                     "run 'garage tokenizer' again");
-    if (rc == GR_OK)
-        rc = shard_open(&r->train, tp, err);
-    if (rc == GR_OK)
-        rc = shard_open(&r->val, vp, err);
-    free(tp);
-    free(vp);
-    if (rc != GR_OK)
+    if ((rc = train_open_shard(ws, &r->tok, "train", &r->train, err)) != GR_OK ||
+        (rc = train_open_shard(ws, &r->tok, "val", &r->val, err)) != GR_OK)
         return rc;
-    if (r->train.tok_hash != r->tok.hash || r->val.tok_hash != r->tok.hash)
-        return gr_fail(err, GR_ESTATE, "the encoded corpus is from another tokenizer: "
-                       "run 'garage tokenizer' again");
 
     char *latest = workspace_latest_checkpoint(ws, "base");
     if (!latest)
@@ -239,7 +193,7 @@ setup(struct pt_run *r, struct gr_rng *rng, struct gr_error *err)
         return rc;
     if (resuming) {
         *rng = r->meta.rng;
-        if ((long long)r->meta.step >= o->steps)
+        if ((long long)r->meta.step >= o->h.steps)
             return gr_fail(err, GR_EINPUT, "%s is at step %llu already; ask for more "
                            "steps (steps=%llu or more)", latest,
                            (unsigned long long)r->meta.step,
@@ -319,9 +273,8 @@ stage_pretrain(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err
 
     const struct gpt_config *cfg = &r.model.cfg;
     size_t N = r.model.nparams;
-    double flops_per_tok = 6.0 * (double)N + 12.0 * cfg->L * cfg->C * (double)o->T;
+    double flops_per_tok = train_flops_per_token(&r.model, o->T);
     long long step = (long long)r.meta.step;
-    long long first = step;
     metrics_note(ctx->metrics, "%s %s: %d layers, %d heads, dim %d, context %d, "
                  "%.2fM parameters; %s, %zu training tokens; BLAS kernel %s",
                  step ? "resuming" : "pretraining", r.last_ckpt, cfg->L, cfg->NH,
@@ -330,21 +283,23 @@ stage_pretrain(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err
     {
         struct gr_metric rec;
         metric_begin(&rec, "run");
-        metric_add(&rec, "steps", (double)o->steps);
+        metric_add(&rec, "steps", (double)o->h.steps);
         metric_add(&rec, "batch", o->B);
         metric_add(&rec, "accum", o->accum);
         metric_add(&rec, "context", o->T);
-        metric_add(&rec, "lr", o->lr);
+        metric_add(&rec, "lr", o->h.lr);
         metric_add(&rec, "params", (double)N);
         metric_add(&rec, "start_step", (double)step);
         metric_text(&rec, "pretrain objective=%s", o->masked ? "masked" : "next");
         metrics_emit(ctx->metrics, &rec);
     }
 
-    double t0 = stage_now(), ema_dt = 0, last_bpb = NAN;
+    struct train_clock clock;
+    train_clock_start(&clock, step);
+    double last_bpb = NAN;
     int stopped = 0;
     r.model.loss_scale = 1.0f / (float)o->accum;
-    while (step < o->steps && step < o->stop_at) {
+    while (step < o->h.steps && step < o->stop_at) {
         if (job_should_stop(ctx->job)) {
             stopped = 1;
             break;
@@ -359,40 +314,16 @@ stage_pretrain(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err
             gpt_backward(&r.model);
         }
         loss /= o->accum;
-        double gnorm = gpt_grad_norm(&r.model);
-        if (!isfinite(loss) || !isfinite(gnorm)) {
-            rc = gr_fail(err, GR_ENUMERIC, "step %lld: the %s is %s; training stopped "
-                         "(the last good checkpoint is %s; try a lower lr)", step + 1,
-                         isfinite(loss) ? "gradient norm" : "loss",
-                         isnan(isfinite(loss) ? gnorm : loss) ? "NaN" : "infinite",
-                         r.last_ckpt);
+        double lr, gnorm;
+        if ((rc = train_update(&r.model, &o->h, step, loss, r.last_ckpt, &lr, &gnorm,
+                               err)) != GR_OK)
             goto out;
-        }
-        if (o->clip > 0 && gnorm > o->clip)
-            gpt_scale_grads(&r.model, (float)(o->clip / gnorm));
-        double lr = pretrain_lr(step, o->steps, o->warmup, o->lr, o->min_lr);
-        adamw_step(&r.model, (float)lr, (float)o->beta1, (float)o->beta2, 1e-8f,
-                   (float)o->wd, (int)(step + 1));
         step++;
         r.meta.data_pos += (uint64_t)o->B * o->accum;
+        train_report(ctx->metrics, "train", &clock, step, o->h.steps, loss, lr, gnorm,
+                     (double)o->B * o->T * o->accum, flops_per_tok, ts);
 
-        double now = stage_now(), dt = now - ts;
-        ema_dt = step - first == 1 ? dt : 0.9 * ema_dt + 0.1 * dt;
-        double tok = (double)o->B * o->T * o->accum;
-        struct gr_metric rec;
-        metric_begin(&rec, "train");
-        metric_add(&rec, "step", (double)step);
-        metric_add(&rec, "steps", (double)o->steps);
-        metric_add(&rec, "loss", loss);
-        metric_add(&rec, "lr", lr);
-        metric_add(&rec, "grad_norm", gnorm);
-        metric_add(&rec, "tok_s", tok / dt);
-        metric_add(&rec, "flops", tok / dt * flops_per_tok);
-        metric_add(&rec, "elapsed", now - t0);
-        metric_add(&rec, "eta", ema_dt * (double)(o->steps - step));
-        metrics_emit(ctx->metrics, &rec);
-
-        int last = step == o->steps;
+        int last = step == o->h.steps;
         if ((o->eval_every > 0 && step % o->eval_every == 0) || last)
             emit_eval(&r, step, &last_bpb);
         if ((o->save_every > 0 && step % o->save_every == 0) || last ||
@@ -401,20 +332,20 @@ stage_pretrain(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err
                 goto out;
         }
     }
-    if (stopped || step < o->steps) {
+    if (stopped || step < o->h.steps) {
         if ((long long)r.meta.step != step)     /* not saved at this step yet */
             rc = save(&r, &rng, step, err);
         if (rc == GR_OK) {
             ctx_printf(ctx, "Stopped at step %lld of %lld; saved %s.\nContinue with: "
-                       "garage pretrain resume=true steps=%lld\n", step, o->steps,
-                       r.last_ckpt, o->steps);
+                       "garage pretrain resume=true steps=%lld\n", step, o->h.steps,
+                       r.last_ckpt, o->h.steps);
             if (stopped)
                 rc = gr_fail(err, GR_ESTOPPED, "pretraining stopped at step %lld", step);
         }
         goto out;
     }
     ctx_printf(ctx, "Trained to step %lld in %.1f s; validation %.4f bits per byte.\n"
-               "Saved %s\n", step, stage_now() - t0, last_bpb, r.last_ckpt);
+               "Saved %s\n", step, stage_now() - clock.t0, last_bpb, r.last_ckpt);
 out:
     if (ctx->metrics)
         metrics_close_log(ctx->metrics);
