@@ -13,6 +13,7 @@
 #include "app/job.h"
 #include "base/metrics.h"
 #include "kernels/blas.h"
+#include "chat.h"
 #include "progress.h"
 
 /* Exit statuses: 0 ok, 1 failure, 2 usage. */
@@ -193,6 +194,7 @@ main(int argc, char **argv)
         .write = write_stdout,
         .wctx = &prog,
         .interactive = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO),
+        .chat_loop = ui_chat_loop,      /* sft: 'garage chat' (ui/chat.c) */
     };
     struct gr_error err = { 0 };
     struct gr_args args;

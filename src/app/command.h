@@ -68,6 +68,7 @@ struct gr_args {
 };
 
 /* What a command runs with.  Front ends fill it; the engine reads it. */
+struct chat;
 struct workspace;
 struct gr_job;
 struct gr_ctx {
@@ -75,6 +76,10 @@ struct gr_ctx {
     struct workspace *ws;        /* open workspace, when the command needs one */
     struct gr_metrics *metrics;  /* progress and metrics; may be NULL */
     struct gr_job *job;          /* pause/stop/save requests; may be NULL */
+    /* sft: the conversation loop of the 'chat' command (stages/chat.h): a
+     * readline prompt, or one turn per line of a pipe; NULL: none. */
+    enum gr_status (*chat_loop)(struct gr_ctx *ctx, struct chat *c,
+                                struct gr_error *err);
     /* Results meant for the person (reports, samples, tables).  The
      * engine calls it; the front end decides where the text goes. */
     void (*write)(void *wctx, const char *text, size_t n);

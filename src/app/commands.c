@@ -94,6 +94,43 @@ static const struct gr_option demos_opts[] = {
     { NULL }
 };
 
+/* sft: supervised fine-tuning */
+static const struct gr_option sft_opts[] = {
+    { "steps", OPT_INT, "300", 1, 10000000, NULL, "optimizer steps to train for (in total, when resuming)" },
+    { "epochs", OPT_FLOAT, NULL, 0.01, 100000, NULL, "instead of steps: passes over the training demonstrations" },
+    { "batch", OPT_INT, "8", 1, 4096, NULL, "sequences per step" },
+    { "lr", OPT_FLOAT, "5e-4", 0, 1, NULL, "peak learning rate" },
+    { "warmup", OPT_INT, "20", 0, 10000000, NULL, "steps of linear warm-up" },
+    { "min_lr", OPT_FLOAT, NULL, 0, 1, NULL, "learning rate at the end of the cosine decay (default lr/10)" },
+    { "weight_decay", OPT_FLOAT, "0.0", 0, 10, NULL, "AdamW weight decay, on matrices only" },
+    { "beta1", OPT_FLOAT, "0.9", 0, 0.99999, NULL, "AdamW beta1" },
+    { "beta2", OPT_FLOAT, "0.95", 0, 0.99999, NULL, "AdamW beta2" },
+    { "grad_clip", OPT_FLOAT, "1.0", 0, 1e6, NULL, "clip the global gradient norm to this (0: off)" },
+    { "val_fraction", OPT_FLOAT, "0.1", 0, 0.5, NULL, "share of demonstrations held out for the validation loss (chosen by seed)" },
+    { "mix", OPT_FLOAT, "0", 0, 0.9, NULL, "share of each batch drawn from the pretraining corpus, to limit forgetting" },
+    { "eval_every", OPT_INT, "50", 0, 10000000, NULL, "steps between validation losses (0: only at the start and the end)" },
+    { "save_every", OPT_INT, "0", 0, 10000000, NULL, "steps between checkpoints (0: only at the end)" },
+    { "checkpoint", OPT_PATH, NULL, NOR, NULL, "base checkpoint to start from (default: the newest)" },
+    { "resume", OPT_BOOL, "false", NOR, NULL, "continue the newest sft checkpoint with its optimizer and data position" },
+    { "replace", OPT_BOOL, "false", NOR, NULL, "delete the existing sft checkpoints and start over from the base" },
+    { "stop_at", OPT_INT, NULL, 1, 10000000, NULL, "stop at this step with a checkpoint, as if interrupted (resume later)" },
+    { "seed", OPT_INT, NULL, 0, 2147483647, NULL, "seed for the split, the order and the mix (default: the workspace's)" },
+    { NULL }
+};
+
+/* sft: chat */
+static const struct gr_option chat_opts[] = {
+    { "checkpoint", OPT_PATH, NULL, NOR, NULL, "checkpoint file, or base, sft or tuned for the newest of a kind (default: the newest of tuned, sft, base)" },
+    { "prompt", OPT_STRING, NULL, NOR, NULL, "answer this one message and leave" },
+    { "temperature", OPT_FLOAT, "0.7", 0, 10, NULL, "sampling temperature (0: always the likeliest token)" },
+    { "top_k", OPT_INT, "40", 0, 65536, NULL, "sample among the k likeliest tokens (0: all)" },
+    { "top_p", OPT_FLOAT, "0.95", 0, 1, NULL, "nucleus sampling: smallest set with this much probability" },
+    { "repetition_penalty", OPT_FLOAT, "1.1", 0.5, 5, NULL, "divide the scores of tokens already in the conversation (1: off)" },
+    { "max_tokens", OPT_INT, "200", 1, 100000, NULL, "longest answer, in tokens" },
+    { "seed", OPT_INT, NULL, 0, 2147483647, NULL, "seed for sampling (default: the workspace's)" },
+    { NULL }
+};
+
 static const struct gr_option info_opts[] = {
     { "checkpoint", OPT_PATH, NULL, NOR, NULL, "checkpoint file to describe" },
     { NULL }
@@ -150,6 +187,27 @@ const struct gr_command gr_commands[] = {
       "'garage demos list' numbers them; 'garage demos delete=N' removes one; "
       "'garage demos export=FILE' writes them all.",
       CMD_WORKSPACE, demos_opts, stage_demos },
+    { "sft", "fine-tune the model on the demonstrations (supervised)", NULL,
+      "Starts from the newest base checkpoint (or continues the newest sft one with "
+      "resume=true) and trains on labels/demos.jsonl, each conversation encoded with the "
+      "chat template (<|user|> text <|end|> <|assistant|> text <|end|>), with the loss on "
+      "the assistant's tokens only.  A share val_fraction of the demonstrations, chosen "
+      "by seed, is held out: its loss per answer token is reported at the start, every "
+      "eval_every steps and at the end.  Conversations longer than the model's context "
+      "are cut.  mix draws that share of each batch from the pretraining corpus, so the "
+      "model keeps its general text.  Writes metrics to logs/ and checkpoints to "
+      "checkpoints/sft-STEP.ckpt.", CMD_WORKSPACE, sft_opts, stage_sft },
+    { "chat", "talk with the model at a prompt", "checkpoint",
+      "A GNU Readline prompt (history in the workspace's .garage_chat_history) where "
+      "each message gets an answer streamed token by token, with the conversation so far "
+      "as context; when it no longer fits the model's context the oldest turns are "
+      "dropped, with a notice.  Ctrl-C stops an answer, Ctrl-D leaves.  Slash commands: "
+      "/temp X, /top_k N, /top_p P, /seed N, /max_tokens N, /reset, /save FILE (the "
+      "conversation as JSONL messages, which 'garage demos import' reads), /model CKPT, "
+      "/help.  When standard input is not a terminal, each line is one message and each "
+      "answer is one line on standard output, with its newlines turned into spaces; "
+      "lines starting with / are slash commands, answered on standard error.  "
+      "prompt=TEXT answers one message and leaves.", CMD_WORKSPACE, chat_opts, stage_chat },
     { "info", "describe a checkpoint: config, parameters, step", "checkpoint", NULL,
       0, info_opts, stage_info },
     { "run", "run a session file (YAML) headless", "file",

@@ -1,8 +1,10 @@
 #include "stages/common.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/fsio.h"
 #include "base/xalloc.h"
@@ -90,4 +92,29 @@ stage_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int
+stage_remove_checkpoints(const struct workspace *ws, const char *kind)
+{
+    char *dir = workspace_path(ws, "checkpoints");
+    DIR *d = opendir(dir);
+    int n = 0;
+    size_t klen = strlen(kind);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            size_t len = strlen(e->d_name);
+            if (strncmp(e->d_name, kind, klen) == 0 && e->d_name[klen] == '-' &&
+                len > 5 && strcmp(e->d_name + len - 5, ".ckpt") == 0) {
+                char *p = fs_join(dir, e->d_name);
+                if (unlink(p) == 0)
+                    n++;
+                free(p);
+            }
+        }
+        closedir(d);
+    }
+    free(dir);
+    return n;
 }

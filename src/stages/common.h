@@ -28,6 +28,9 @@ enum gr_status stage_load_checkpoint(const char *path, const struct bpe *t,
 char *stage_checkpoint_path(const struct workspace *ws, const char *kind,
                             uint64_t step);
 
+/* Remove checkpoints/<kind>-*.ckpt; returns how many. */
+int stage_remove_checkpoints(const struct workspace *ws, const char *kind);
+
 /* Bytes each token stands for, for bits per byte (special tokens: 0);
  * a new (V) array, caller frees. */
 float *stage_token_bytes(const struct bpe *t);

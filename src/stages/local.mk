@@ -11,4 +11,6 @@ src_libgarage_a_SOURCES += \
 src_libgarage_a_SOURCES += src/stages/corpus.c src/stages/corpus.h
 # sft: demonstrations, supervised fine-tuning, chat
 src_libgarage_a_SOURCES += src/stages/demos.c \
-	src/stages/train.c src/stages/train.h
+	src/stages/train.c src/stages/train.h \
+	src/stages/sft.c src/stages/sft.h \
+	src/stages/chat.c src/stages/chat.h

@@ -1,41 +1,13 @@
 /* model.c: the 'model' command (a new base checkpoint at step 0) and
  * 'info' (describe a checkpoint). */
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/fsio.h"
 #include "base/xalloc.h"
 #include "stages/common.h"
 #include "stages/stages.h"
 #include "text/shard.h"
-
-/* Remove checkpoints/<kind>-*.ckpt; returns how many. */
-static int
-remove_checkpoints(const struct workspace *ws, const char *kind)
-{
-    char *dir = workspace_path(ws, "checkpoints");
-    DIR *d = opendir(dir);
-    int n = 0;
-    size_t klen = strlen(kind);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            size_t len = strlen(e->d_name);
-            if (strncmp(e->d_name, kind, klen) == 0 && e->d_name[klen] == '-' &&
-                len > 5 && strcmp(e->d_name + len - 5, ".ckpt") == 0) {
-                char *p = fs_join(dir, e->d_name);
-                if (unlink(p) == 0)
-                    n++;
-                free(p);
-            }
-        }
-        closedir(d);
-    }
-    free(dir);
-    return n;
-}
 
 enum gr_status
 stage_model(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
@@ -81,7 +53,7 @@ stage_model(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
     rng_seed(&rng, seed);
     gpt_init_weights(&m, &rng);
     if (existing) {
-        int n = remove_checkpoints(ws, "base");
+        int n = stage_remove_checkpoints(ws, "base");
         metrics_note(ctx->metrics, "replaced the old model (%d base checkpoint%s removed)",
                      n, n == 1 ? "" : "s");
     }

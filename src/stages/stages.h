@@ -14,5 +14,7 @@ enum gr_status stage_sample(struct gr_ctx *ctx, const struct gr_args *a, struct 
 enum gr_status stage_info(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err);
 /* sft: demonstrations, supervised fine-tuning, chat */
 enum gr_status stage_demos(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err);
+enum gr_status stage_sft(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err);
+enum gr_status stage_chat(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err);
 
 #endif
