@@ -102,3 +102,9 @@ TESTS += tests/test-sft
 tests_test_sft_LDADD = $(ENGINE_LIBS)
 TESTS += tests/cli-sft.sh tests/cli-chat.sh
 EXTRA_DIST += tests/cli-sft.sh tests/cli-chat.sh
+# tui: the chart on its own, and the application driven through tmux
+check_PROGRAMS += tests/test-chart
+TESTS += tests/test-chart tests/cli-tui.sh
+tests_test_chart_SOURCES = tests/test-chart.c ui/tui/chart.c ui/tui/chart.h
+tests_test_chart_LDADD = $(ENGINE_LIBS)
+EXTRA_DIST += tests/cli-tui.sh

@@ -15,6 +15,7 @@
 #include "kernels/blas.h"
 #include "chat.h"
 #include "progress.h"
+#include "tui/tui.h"
 
 /* Exit statuses: 0 ok, 1 failure, 2 usage. */
 enum { EXIT_USAGE = 2 };
@@ -155,6 +156,12 @@ main(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
+    if (i >= argc && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+        /* tui: 'garage' alone on a terminal opens the curses application */
+        const char *nt = getenv("OMP_NUM_THREADS");
+        kernels_set_threads(nt ? atoi(nt) : 0);
+        return tui_main(dir, NULL, NULL, 0);
+    }
     if (i >= argc) {
         char *all = command_help_all();
         fprintf(stderr, "%s%s", usage_text, all);
@@ -200,6 +207,16 @@ main(int argc, char **argv)
     struct gr_args args;
     args_init(&args, cmd, NULL);
     enum gr_status rc = args_parse_argv(&args, argc - i, argv + i, &err);
+    if (rc == GR_OK && (!strcmp(cmd->name, "tui") ||              /* tui */
+                        (!strcmp(cmd->name, "run") && args_bool(&args, "tui")))) {
+        char *const *sets = NULL;
+        size_t nsets = !strcmp(cmd->name, "run") ? args_list(&args, "set", &sets) : 0;
+        int status = tui_main(dir, !strcmp(cmd->name, "run") ? args_str(&args, "file") : NULL,
+                              sets, nsets);
+        args_release(&args);
+        metrics_release(&metrics);
+        return status;
+    }
     if (rc == GR_OK)
         rc = command_run(&ctx, &args, &err);
     progress_break(&prog);

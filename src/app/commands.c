@@ -12,6 +12,7 @@
 static enum gr_status cmd_init(struct gr_ctx *, const struct gr_args *, struct gr_error *);
 static enum gr_status cmd_help(struct gr_ctx *, const struct gr_args *, struct gr_error *);
 static enum gr_status cmd_status(struct gr_ctx *, const struct gr_args *, struct gr_error *);
+static enum gr_status cmd_tui(struct gr_ctx *, const struct gr_args *, struct gr_error *);
 
 static const struct gr_option init_opts[] = {
     { "dir", OPT_PATH, ".", NOR, NULL, "folder to create the workspace in" },
@@ -60,6 +61,7 @@ static const struct gr_option pretrain_opts[] = {
     { "objective", OPT_CHOICE, "next", NOR, "next|masked", "next-token prediction, or masked language modelling" },
     { "eval_every", OPT_INT, "100", 0, 10000000, NULL, "steps between evaluations on the held-out split (0: only at the end)" },
     { "eval_batches", OPT_INT, "8", 1, 100000, NULL, "batches per evaluation" },
+    { "eval_samples", OPT_INT, "0", 0, 16, NULL, "short samples to generate at each evaluation, shown live by the curses application (next-token objective only)" },
     { "save_every", OPT_INT, "500", 0, 10000000, NULL, "steps between checkpoints (0: only at the end)" },
     { "resume", OPT_BOOL, "false", NOR, NULL, "continue from the newest base checkpoint's optimizer and data position" },
     { "stop_at", OPT_INT, NULL, 1, 10000000, NULL, "stop at this step with a checkpoint, as if interrupted (resume later)" },
@@ -140,6 +142,7 @@ static const struct gr_option run_opts[] = {
     { "file", OPT_PATH, NULL, NOR, NULL, "session file (YAML) to run" },
     { "dry_run", OPT_BOOL, "false", NOR, NULL, "validate every step without running any" },
     { "set", OPT_PATHS, NULL, NOR, NULL, "override an option: step.key=value (repeatable)" },
+    { "tui", OPT_BOOL, "false", NOR, NULL, "show each step's screen live in the curses application (needs a terminal)" },
     { NULL }
 };
 
@@ -213,6 +216,13 @@ const struct gr_command gr_commands[] = {
     { "run", "run a session file (YAML) headless", "file",
       "Runs the steps of a session file in order; see garage-session(5).",
       CMD_NO_SESSION, run_opts, cmd_run },
+    /* tui */
+    { "tui", "open the curses application (also: garage with no arguments)", NULL,
+      "Opens the full-screen application: the recipe's stages with their state, a "
+      "settings panel for each, live charts while training, ranking with keystrokes "
+      "and chat.  '?' shows the keys of each screen; ':' takes any command.  With -C "
+      "DIR it works in that workspace, and offers to create one where there is none.",
+      CMD_NO_SESSION, NULL, cmd_tui },
     { "help", "list commands, or describe one", "command", NULL,
       CMD_NO_SESSION, help_opts, cmd_help },
     { NULL }
@@ -249,6 +259,16 @@ cmd_help(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
     ctx_printf(ctx, "%s", text);
     free(text);
     return GR_OK;
+}
+
+/* tui: the front end runs it (ui/tui/); here only by mistake. */
+static enum gr_status
+cmd_tui(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
+{
+    (void)ctx;
+    (void)a;
+    return gr_fail(err, GR_EUSAGE, "'tui' needs the terminal front end: run 'garage tui' "
+                   "(or 'garage' alone) in a terminal");
 }
 
 static enum gr_status

@@ -969,6 +969,9 @@ cmd_run(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
     const char *file = args_str(a, "file");
     if (!file)
         return gr_fail(err, GR_EUSAGE, "run: missing session file (garage run FILE.yaml)");
+    if (args_bool(a, "tui"))    /* tui: the front end runs those (ui/tui/) */
+        return gr_fail(err, GR_EUSAGE, "run --tui needs the terminal front end: "
+                       "run 'garage run --tui %s' in a terminal", file);
     char *const *raw;
     size_t nsets = args_list(a, "set", &raw);
     /* 'set' is a list option, so its items went through path

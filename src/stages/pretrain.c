@@ -13,6 +13,7 @@
 
 #include "app/job.h"
 #include "base/xalloc.h"
+#include "model/sample.h"
 #include "stages/common.h"
 #include "stages/stages.h"
 #include "stages/train.h"
@@ -24,6 +25,7 @@ struct pt_opts {
     int B, accum, T;
     long long eval_every, save_every;
     int eval_batches;
+    int eval_samples;           /* short samples at each evaluation */
     int masked;
     int resume;
     uint64_t seed;
@@ -147,6 +149,7 @@ read_opts(struct pt_opts *o, const struct gr_args *a, const struct workspace *ws
     o->T = args_has(a, "context") ? (int)args_int(a, "context") : 0;
     o->eval_every = args_int(a, "eval_every");
     o->eval_batches = (int)args_int(a, "eval_batches");
+    o->eval_samples = (int)args_int(a, "eval_samples");
     o->save_every = args_int(a, "save_every");
     o->masked = strcmp(args_str(a, "objective"), "masked") == 0;
     o->resume = args_bool(a, "resume");
@@ -236,6 +239,58 @@ teardown(struct pt_run *r)
     bpe_release(&r->tok);
 }
 
+/* eval_samples: a few short samples from the model as it is, each a
+ * "sample" record (step, index, text) for front ends to show live.  They
+ * draw from their own rng, so training goes on exactly as without. */
+static void
+emit_samples(struct pt_run *r, long long step)
+{
+    const struct gpt_config *cfg = &r->model.cfg;
+    struct kvcache kv = { 0 };
+    if (r->o.eval_samples <= 0 || r->o.masked || kvcache_init(&kv, cfg, 1, NULL) != GR_OK)
+        return;
+    const int maxnew = cfg->T - 1 < 48 ? cfg->T - 1 : 48;
+    float *logits = xmalloc((size_t)cfg->V * sizeof *logits);
+    float *scratch = xmalloc(2 * (size_t)cfg->V * sizeof *scratch);
+    int32_t *hist = xmalloc((size_t)(maxnew + 1) * sizeof *hist);
+    struct sampler_opts so = sampler_defaults();
+    so.temperature = 0.8f;
+    so.top_k = 40;
+    struct gr_rng rng;
+    rng_seed(&rng, r->o.seed ^ (0x73616d706c65ULL + (uint64_t)step));
+    for (int i = 0; i < r->o.eval_samples; i++) {
+        struct gr_metric rec;
+        metric_begin(&rec, "sample");
+        metric_add(&rec, "step", (double)step);
+        metric_add(&rec, "index", i);
+        size_t n = 0;
+        int len = 1;
+        hist[0] = BPE_ENDOFTEXT;            /* a new document */
+        kvcache_reset(&kv);
+        gpt_prefill(&r->model, &kv, hist, 1, logits);
+        for (int k = 0; k < maxnew; k++) {
+            int next = sample_next(logits, cfg->V, &so, hist, len, &rng, scratch);
+            if (bpe_special_name(next))
+                break;
+            const unsigned char *b;
+            size_t nb = bpe_token_bytes(&r->tok, next, &b);
+            if (n + nb >= sizeof rec.text)
+                break;
+            memcpy(rec.text + n, b, nb);
+            n += nb;
+            hist[len] = next;
+            gpt_forward_step(&r->model, &kv, &hist[len], len, logits);
+            len++;
+        }
+        rec.text[n] = 0;
+        metrics_emit(r->ctx->metrics, &rec);
+    }
+    free(hist);
+    free(scratch);
+    free(logits);
+    kvcache_release(&kv);
+}
+
 static void
 emit_eval(struct pt_run *r, long long step, double *last_bpb)
 {
@@ -248,6 +303,7 @@ emit_eval(struct pt_run *r, long long step, double *last_bpb)
     metric_add(&rec, "val_bpb", vb);
     metrics_emit(r->ctx->metrics, &rec);
     *last_bpb = vb;
+    emit_samples(r, step);
 }
 
 enum gr_status

@@ -1,0 +1,132 @@
+#!/bin/sh
+# The curses application, driven through tmux: start it detached at 80x24
+# on a small workspace, send keys, read the screen with capture-pane.
+# The home screen lists the stages; the Pretrain screen's settings panel
+# takes a tiny model; training shows the chart's axis labels and a
+# falling loss; resizing while it trains does not crash it; q asks before
+# abandoning the job; x stops it with a checkpoint; q quits and gives the
+# terminal back.  Skipped without tmux.
+. "$srcdir/tests/cli-lib.sh"
+command -v tmux >/dev/null 2>&1 || { echo "tmux is not installed: skipped"; exit 77; }
+cd "$tmp"
+
+sock="garage-tui-$$"            # a server of our own: parallel runs don't meet
+tm() { tmux -u -L "$sock" "$@"; }
+trap 'tm kill-server >/dev/null 2>&1' EXIT INT TERM
+
+screen() { tm capture-pane -p -t app 2>/dev/null; }
+# wait_for TEXT [SECONDS]: until TEXT is on the screen
+wait_for() {
+    _n=$(( ${2:-30} * 10 ))
+    while [ "$_n" -gt 0 ]; do
+        if ! tm has-session -t app 2>/dev/null; then
+            fail "the application's terminal is gone, waiting for '$1'"
+            finish
+        fi
+        s=$(screen)
+        case $s in *"$1"*) return 0 ;; esac
+        sleep 0.1
+        _n=$((_n - 1))
+    done
+    fail "timed out waiting for '$1'; the screen shows:
+$s"
+    finish
+}
+keys() { tm send-keys -t app "$@"; sleep 0.1; }
+# set NAME VALUE: in a focused settings panel, find NAME and type VALUE
+set_opt() { keys /; keys "$1" Enter; keys Enter C-u "$2" Enter; }
+
+mkdir docs
+i=0
+while [ $i -lt 120 ]; do
+    printf 'the cat sat on the mat number %d.\nthe dog ran to the log number %d.\n' $i $((i % 7)) > docs/d$i.txt
+    i=$((i + 1))
+done
+expect 0 "$GARAGE" init ws
+expect 0 "$GARAGE" -C ws corpus add docs
+expect 0 "$GARAGE" -C ws tokenizer vocab_size=300
+
+# 'tui' without a terminal front end (a session step, the REPL) says so
+cat > tui.yaml <<EOF
+garage: 1
+steps:
+  - tui: {}
+EOF
+expect 1 "$GARAGE" run tui.yaml
+has "$err" "tui"
+
+tm new-session -d -s app -x 80 -y 24 \
+    "env LANG=C.UTF-8 TERM=screen '$GARAGE' -C ws tui; echo \"exit status \$?\"; stty -a; sleep 60"
+
+# home: all eight stages, with their state
+wait_for "The recipe"
+for stage in Corpus Tokenizer Pretrain "Demonstrations & SFT" Rank Reward Tune Chat; do
+    has "$s" "$stage"
+done
+has "$s" "done"
+has "$s" "120 documents"
+
+# the help overlay, and back
+keys '?'
+wait_for "Keys: Home"
+keys Escape
+sleep 0.2
+
+# Pretrain: a tiny model through the settings panel
+keys 3
+wait_for "No model yet"
+keys Tab
+set_opt layers 1
+set_opt heads 2
+set_opt dim 32
+set_opt context 32
+wait_for "context 32"
+keys m
+set_opt steps 4000
+set_opt batch 8
+set_opt eval_every 20
+set_opt warmup 5
+set_opt lr 3e-3
+keys Tab Tab
+keys g
+wait_for "Samples at step 20" 60
+wait_for "from"
+# resizing while it trains
+tm resize-window -t app -x 100 -y 30
+sleep 0.5
+tm resize-window -t app -x 50 -y 14
+sleep 0.5
+tm resize-window -t app -x 80 -y 24
+wait_for "Samples at step 40" 60
+# the chart's axes and labels: "5.6┤", "│", "└───", the steps below
+has "$s" "┤"
+has "$s" "└──"
+has "$s" "train loss"
+# the loss falls: "loss A (from B)" with A < B
+line=$(printf '%s\n' "$s" | grep -o 'loss [0-9.]* (from [0-9.]*' | head -n1)
+now=$(echo "$line" | sed 's/loss \([0-9.]*\) .*/\1/')
+first=$(echo "$line" | sed 's/.*from \([0-9.]*\)/\1/')
+if [ -z "$now" ] || ! awk -v a="$now" -v b="$first" 'BEGIN { exit !(a < b) }'; then
+    fail "the loss did not fall: '$line'"
+fi
+# q asks before abandoning the job; n keeps it running
+keys q
+wait_for "Stop it"
+keys n
+sleep 0.2
+# x stops with a checkpoint
+keys x
+wait_for "stopped at step" 30
+ls ws/checkpoints/base-0*.ckpt >/dev/null 2>&1 || fail "no checkpoint after stopping"
+[ -n "$(ls ws/checkpoints | grep -v 'base-000000')" ] || fail "only the step-0 checkpoint"
+
+# q back home, q quits: exit status 0 and the terminal's modes back
+keys q
+wait_for "The recipe"
+keys q
+wait_for "exit status 0"
+has "$s" " icanon"
+has "$s" " echo "
+hasnt "$s" "The recipe"
+
+finish
