@@ -108,3 +108,7 @@ TESTS += tests/test-chart tests/cli-tui.sh
 tests_test_chart_SOURCES = tests/test-chart.c ui/tui/chart.c ui/tui/chart.h
 tests_test_chart_LDADD = $(ENGINE_LIBS)
 EXTRA_DIST += tests/cli-tui.sh
+# tune
+check_PROGRAMS += tests/test-ppo
+TESTS += tests/test-ppo
+tests_test_ppo_LDADD = $(ENGINE_LIBS)

@@ -6,3 +6,5 @@ src_libgarage_a_SOURCES += \
 	src/model/gpt.c src/model/gpt.h \
 	src/model/adamw.c src/model/adamw.h \
 	src/model/sample.c src/model/sample.h
+# tune: PPO
+src_libgarage_a_SOURCES += src/model/ppo.c src/model/ppo.h
