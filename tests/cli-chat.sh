@@ -96,6 +96,10 @@ EOF
 expect 0 "$GARAGE" run s.yaml
 has "$out" "on the log number 5."
 
+# the shipped session is valid (with a local corpus for the fortunes)
+expect 0 "$GARAGE" run "$top_srcdir/share/garage/sessions/chatbot.yaml" --dry-run --set corpus.add=docs
+has "$out" "chatbot.yaml: 8 steps, valid"
+
 # at a terminal: readline, and the history file in the workspace
 if command -v script >/dev/null 2>&1 &&
    script -qec true /dev/null >/dev/null 2>&1 </dev/null; then

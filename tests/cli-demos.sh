@@ -76,6 +76,20 @@ same "$(cat pc.jsonl)" '{"prompt":"Hi there","completion":"Hello! How can I help
 expect 1 "$GARAGE" -C ws demos delete=3
 same "$err" "garage: there is no demonstration #3 (2 stored; see 'garage demos list')"
 
+# the shipped data: every demonstration imports (strict), enough of
+# everything, and the evaluation prompts are held out
+share=$top_srcdir/share/garage
+expect 0 "$GARAGE" init ws3
+expect 0 "$GARAGE" -q -C ws3 demos import "$share/demos.jsonl" strict=true
+n=$(wc -l < ws3/labels/demos.jsonl)
+[ "$n" -ge 150 ] || fail "share/garage/demos.jsonl has only $n demonstrations"
+grep -v '^#' "$share/prompts.txt" | grep -v '^ *$' | sort > train.txt
+grep -v '^#' "$share/prompts-eval.txt" | grep -v '^ *$' | sort > eval.txt
+[ "$(wc -l < train.txt)" -ge 300 ] || fail "prompts.txt has fewer than 300 prompts"
+[ "$(wc -l < eval.txt)" -ge 100 ] || fail "prompts-eval.txt has fewer than 100 prompts"
+[ -z "$(comm -12 train.txt eval.txt)" ] || fail "prompts in both files: $(comm -12 train.txt eval.txt)"
+[ "$(sort -u train.txt | wc -l)" -eq "$(wc -l < train.txt)" ] || fail "prompts.txt repeats a prompt"
+
 # a file with no demonstrations at all
 printf '{"text": "x"}\n' > none.jsonl
 expect 1 "$GARAGE" -q -C ws demos import none.jsonl
