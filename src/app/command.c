@@ -145,6 +145,7 @@ option_type_name(const struct gr_option *opt)
     case OPT_PATH:   return "path";
     case OPT_CHOICE: return "choice";
     case OPT_PATHS:  return "paths";
+    case OPT_STRINGS: return "texts";
     }
     return "?";
 }
@@ -268,6 +269,10 @@ parse_value(const struct gr_args *a, const struct gr_option *o,
         v->list = xrealloc(v->list, (v->nlist + 1) * sizeof *v->list);
         v->list[v->nlist++] = resolve_path(a, text);
         break;
+    case OPT_STRINGS:
+        v->list = xrealloc(v->list, (v->nlist + 1) * sizeof *v->list);
+        v->list[v->nlist++] = xstrdup(text);
+        break;
     }
     v->has = 1;
     return GR_OK;
@@ -288,7 +293,7 @@ args_init(struct gr_args *a, const struct gr_command *cmd, const char *base_dir)
             continue;
         struct gr_error e;
         /* Defaults are ours: a bad one is a bug. */
-        if (o->type == OPT_PATHS)
+        if (o->type == OPT_PATHS || o->type == OPT_STRINGS)
             continue;
         enum gr_status rc = parse_value(a, o, &a->v[i], o->def, &e);
         assert(rc == GR_OK);
@@ -314,7 +319,7 @@ args_set(struct gr_args *a, const struct gr_option *opt, const char *text,
          struct gr_error *err)
 {
     struct gr_value *v = &a->v[command_option_index(a->cmd, opt)];
-    if (opt->type == OPT_PATHS && !v->set) {
+    if ((opt->type == OPT_PATHS || opt->type == OPT_STRINGS) && !v->set) {
         value_clear(v);                 /* the first given item replaces defaults */
     }
     enum gr_status rc = parse_value(a, opt, v, text, err);
@@ -410,7 +415,7 @@ args_parse_argv(struct gr_args *a, int argc, char **argv, struct gr_error *err)
                 args_set(a, o, "true", err);
                 continue;
             }
-            if (o && o->type == OPT_PATHS) {
+            if (o && (o->type == OPT_PATHS || o->type == OPT_STRINGS)) {
                 positional = o;
                 continue;
             }
@@ -418,7 +423,8 @@ args_parse_argv(struct gr_args *a, int argc, char **argv, struct gr_error *err)
         if (!positional) {
             const struct gr_option *near = NULL;
             for (const struct gr_option *o = cmd->opts; o && o->name; o++)
-                if ((o->type == OPT_BOOL || o->type == OPT_PATHS) &&
+                if ((o->type == OPT_BOOL || o->type == OPT_PATHS ||
+                     o->type == OPT_STRINGS) &&
                     edit_distance(arg, o->name) <= 2)
                     near = o;
             if (near)
@@ -428,7 +434,8 @@ args_parse_argv(struct gr_args *a, int argc, char **argv, struct gr_error *err)
                            "(options are key=value; see 'garage help %s')",
                            arg, cmd->name, cmd->name);
         }
-        if (positional->type != OPT_PATHS && npos > 0)
+        if (positional->type != OPT_PATHS && positional->type != OPT_STRINGS &&
+            npos > 0)
             return gr_fail(err, GR_EUSAGE, "'%s' takes one %s, got also '%s'",
                            cmd->name, positional->name, arg);
         if ((rc = args_set(a, positional, arg, err)) != GR_OK) {
@@ -493,7 +500,7 @@ args_list(const struct gr_args *a, const char *name, char *const **out)
 {
     const struct gr_option *o;
     const struct gr_value *v = lookup(a, name, &o);
-    assert(o->type == OPT_PATHS);
+    assert(o->type == OPT_PATHS || o->type == OPT_STRINGS);
     *out = v->list;
     return v->nlist;
 }
@@ -591,7 +598,8 @@ command_help(const struct gr_command *cmd)
     sb_printf(&b, "garage %s", cmd->name);
     if (cmd->positional) {
         const struct gr_option *p = command_option(cmd, cmd->positional);
-        sb_printf(&b, p && p->type == OPT_PATHS ? " [%s ...]" : " [%s]",
+        sb_printf(&b, p && (p->type == OPT_PATHS || p->type == OPT_STRINGS) ?
+                  " [%s ...]" : " [%s]",
                   cmd->positional);
     }
     if (cmd->opts && cmd->opts[0].name)

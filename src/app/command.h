@@ -20,6 +20,7 @@ enum opt_type {
     OPT_PATH,       /* a file or folder; resolved against the base folder */
     OPT_CHOICE,     /* one of choices ("next|masked") */
     OPT_PATHS,      /* a list of paths */
+    OPT_STRINGS,    /* a list of texts (words, answers); no path resolution */
 };
 
 struct gr_option {
@@ -37,7 +38,7 @@ struct gr_value {
     long long i;            /* OPT_INT, OPT_BOOL */
     double f;               /* OPT_FLOAT */
     char *s;                /* OPT_STRING, OPT_PATH, OPT_CHOICE (owned) */
-    char **list;            /* OPT_PATHS (owned) */
+    char **list;            /* OPT_PATHS, OPT_STRINGS (owned) */
     size_t nlist;
 };
 
@@ -140,7 +141,8 @@ double args_float(const struct gr_args *a, const char *name);
 int args_bool(const struct gr_args *a, const char *name);
 /* String, choice or path; NULL when unset.  Paths come back resolved. */
 const char *args_str(const struct gr_args *a, const char *name);
-/* List option; returns count, *out the resolved items. */
+/* List option (paths or texts); returns count, *out the items (paths
+ * resolved). */
 size_t args_list(const struct gr_args *a, const char *name, char *const **out);
 /* 1 if the user gave this option. */
 int args_isset(const struct gr_args *a, const char *name);

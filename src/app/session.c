@@ -141,6 +141,7 @@ expects(const struct gr_option *o)
     case OPT_PATH:   return "a path";
     case OPT_CHOICE: return "one of its choices";
     case OPT_PATHS:  return "a path or a list of paths";
+    case OPT_STRINGS: return "a text or a list of texts";
     }
     return "a value";
 }
@@ -401,7 +402,8 @@ load_option(struct loader *L, struct session_step *st, yaml_node_t *k,
     if (is_null(v))
         return fail_at(L, k->start_mark, GR_EINPUT, "'%s' has no value (it expects %s)",
                        o->name, expects(o));
-    if (v->type == YAML_SEQUENCE_NODE && o->type == OPT_PATHS) {
+    if (v->type == YAML_SEQUENCE_NODE &&
+        (o->type == OPT_PATHS || o->type == OPT_STRINGS)) {
         for (yaml_node_item_t *it = v->data.sequence.items.start;
              it < v->data.sequence.items.top; it++) {
             yaml_node_t *item = node(L, *it);
@@ -750,7 +752,7 @@ apply_set(struct session *s, const char *set, unsigned char **touched,
         size_t idx = command_option_index(st->cmd, o);
         if (!touched[i])
             touched[i] = xcalloc(st->args.nopts + 1, 1);
-        if (o->type == OPT_PATHS && !touched[i][idx])
+        if ((o->type == OPT_PATHS || o->type == OPT_STRINGS) && !touched[i][idx])
             st->args.v[idx].set = 0;    /* args_set then replaces the list */
         touched[i][idx] = 1;
         /* A path on the command line is relative to the current folder,
@@ -945,6 +947,7 @@ step_line(const struct session_step *st)
             put_text(f, v->s ? v->s : "");
             break;
         case OPT_PATHS:
+        case OPT_STRINGS:
             if (v->nlist == 1) {
                 put_text(f, v->list[0]);
                 break;
