@@ -7,6 +7,13 @@ has "$out" "Usage: garage"
 for c in init corpus tokenizer model pretrain sample info run help; do
     has "$out" "  $c "
 done
+# reward
+for c in rank prefs reward; do
+    has "$out" "  $c "
+done
+expect 0 "$GARAGE" help rank
+has "$out" "prefer             rule: +1 for each of these words an answer contains"
+has "$out" "texts"
 
 expect 0 "$GARAGE" --version
 has "$out" "garage "

@@ -112,3 +112,10 @@ EXTRA_DIST += tests/cli-tui.sh
 check_PROGRAMS += tests/test-ppo
 TESTS += tests/test-ppo
 tests_test_ppo_LDADD = $(ENGINE_LIBS)
+# reward
+check_PROGRAMS += tests/test-rankings tests/grad-reward
+TESTS += tests/test-rankings tests/grad-reward
+tests_test_rankings_LDADD = $(ENGINE_LIBS)
+tests_grad_reward_LDADD = $(ENGINE_LIBS)
+TESTS += tests/cli-reward.sh tests/cli-rank.sh
+EXTRA_DIST += tests/cli-reward.sh tests/cli-rank.sh

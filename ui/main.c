@@ -15,6 +15,7 @@
 #include "kernels/blas.h"
 #include "chat.h"
 #include "progress.h"
+#include "rank_cli.h"
 #include "tui/tui.h"
 
 /* Exit statuses: 0 ok, 1 failure, 2 usage. */
@@ -203,6 +204,14 @@ main(int argc, char **argv)
         .interactive = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO),
         .chat_loop = ui_chat_loop,      /* sft: 'garage chat' (ui/chat.c) */
     };
+    /* reward: a person ranks answers at the terminal (or a script on
+     * standard input); with neither, labeler=human fails with advice. */
+    struct rank_cli ranker;
+    rank_cli_init(&ranker, stdin, stdout, &prog);
+    if (rank_cli_usable(STDIN_FILENO)) {
+        ctx.labeler = &rank_cli_ops;
+        ctx.labeler_ctx = &ranker;
+    }
     struct gr_error err = { 0 };
     struct gr_args args;
     args_init(&args, cmd, NULL);

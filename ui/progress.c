@@ -149,6 +149,22 @@ on_train(struct progress *p, const struct gr_metric *m)
     show(p, line, steps > 0 && step >= steps);
 }
 
+/* reward: a step of reward-model training. */
+static void
+on_reward(struct progress *p, const struct gr_metric *m)
+{
+    double step = metric_get(m, "step", 0), steps = metric_get(m, "steps", 0);
+    char b[32], e[32], el[32], line[512];
+    bar(b, 20, steps > 0 ? step / steps : 0);
+    fmt_duration(e, sizeof e, metric_get(m, "eta", NAN));
+    fmt_duration(el, sizeof el, metric_get(m, "elapsed", NAN));
+    snprintf(line, sizeof line,
+             "reward   [%s] step %.0f/%.0f  loss %.4f  pair acc %5.1f%%  lr %.2e  %s ETA %s",
+             b, step, steps, metric_get(m, "loss", NAN), 100 * metric_get(m, "acc", NAN),
+             metric_get(m, "lr", NAN), el, e);
+    show(p, line, steps > 0 && step >= steps);
+}
+
 void
 progress_on_metric(void *ctx, const struct gr_metric *m)
 {
@@ -160,6 +176,20 @@ progress_on_metric(void *ctx, const struct gr_metric *m)
     } else if (!strcmp(m->kind, "train") || !strcmp(m->kind, "sft")) {
         if (!p->quiet)
             on_train(p, m);
+    } else if (!strcmp(m->kind, "reward")) {         /* reward */
+        if (!p->quiet)
+            on_reward(p, m);
+    } else if (!strcmp(m->kind, "reward_eval")) {
+        if (p->line_open) {
+            fputs("\r\033[K", p->f);
+            p->line_open = 0;
+        }
+        if (!p->quiet)
+            fprintf(p->f, "eval     step %.0f  pair accuracy: train %.1f%%, held-out %.1f%%  "
+                    "margin %.3f\n", metric_get(m, "step", 0),
+                    100 * metric_get(m, "train_acc", NAN),
+                    100 * metric_get(m, "heldout_acc", NAN), metric_get(m, "margin", NAN));
+        p->last_plain = 0;
     } else if (!strcmp(m->kind, "eval")) {
         if (p->line_open) {
             fputs("\r\033[K", p->f);

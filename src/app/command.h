@@ -72,6 +72,7 @@ struct gr_args {
 struct chat;
 struct workspace;
 struct gr_job;
+struct labeler_ops;
 struct gr_ctx {
     const char *dir;             /* -C folder (NULL: current folder) */
     struct workspace *ws;        /* open workspace, when the command needs one */
@@ -86,6 +87,10 @@ struct gr_ctx {
     void (*write)(void *wctx, const char *text, size_t n);
     void *wctx;
     int interactive;             /* a person is at a terminal */
+    /* A person's rankings (app/labeler.h): the front end's ranking
+     * screen, or NULL when it has none (labeler=human then fails). */
+    const struct labeler_ops *labeler;
+    void *labeler_ctx;
 };
 
 /* printf into ctx->write (no-op when write is NULL). */

@@ -133,6 +133,57 @@ static const struct gr_option chat_opts[] = {
     { NULL }
 };
 
+/* reward: ranking, preferences, the reward model */
+static const struct gr_option rank_opts[] = {
+    { "prompts", OPT_PATH, NULL, NOR, NULL, "file of prompts, one per line ('#' comments) or JSONL with a prompt field (default: the installed prompts.txt)" },
+    { "count", OPT_INT, "0", 0, 1000000000, NULL, "rank the first COUNT prompts of the file (0: all); prompts ranked already are not asked again" },
+    { "answers", OPT_INT, "4", 2, 9, NULL, "answers sampled per prompt (exact duplicates are resampled)" },
+    { "labeler", OPT_CHOICE, "human", NOR, "human|rule", "who ranks: a person at the terminal, or the rule below (headless)" },
+    { "prefer", OPT_STRINGS, NULL, NOR, NULL, "rule: +1 for each of these words an answer contains" },
+    { "avoid", OPT_STRINGS, NULL, NOR, NULL, "rule: -1 for each of these words an answer contains" },
+    { "must_contain", OPT_STRINGS, NULL, NOR, NULL, "rule: -100 for each of these words an answer lacks" },
+    { "target_length", OPT_INT, "0", 0, 1000000, NULL, "rule: up to -1 for an answer's distance from this many characters (0: off)" },
+    { "ratings", OPT_BOOL, "false", NOR, NULL, "human: also ask for a 0-5 rating of each answer" },
+    { "max_tokens", OPT_INT, "64", 1, 100000, NULL, "longest answer, in tokens" },
+    { "temperature", OPT_FLOAT, "1.0", 0, 10, NULL, "sampling temperature (0: always the likeliest token)" },
+    { "top_k", OPT_INT, "0", 0, 65536, NULL, "sample among the k likeliest tokens (0: all)" },
+    { "top_p", OPT_FLOAT, "0.95", 0, 1, NULL, "nucleus sampling: smallest set with this much probability" },
+    { "repetition_penalty", OPT_FLOAT, "1.0", 0.5, 5, NULL, "divide the scores of tokens already in the answer (1: off)" },
+    { "seed", OPT_INT, NULL, 0, 2147483647, NULL, "seed for the answers (default: the workspace's); each prompt's answers depend only on it and the prompt" },
+    { "checkpoint", OPT_PATH, NULL, NOR, NULL, "model that writes the answers (default: the newest sft, else base)" },
+    { NULL }
+};
+
+static const struct gr_option prefs_opts[] = {
+    { "import", OPT_PATHS, NULL, NOR, NULL, "JSONL files of {\"prompt\", \"chosen\", \"rejected\"} to add to the labels" },
+    { "export", OPT_PATH, NULL, NOR, NULL, "write every preference pair the labels imply to this JSONL file" },
+    { NULL }
+};
+
+static const struct gr_option reward_opts[] = {
+    { "epochs", OPT_INT, "2", 1, 100000, NULL, "passes over the training labels" },
+    { "batch", OPT_INT, "8", 1, 4096, NULL, "labels (rankings) per step; every pair of a label is in the same step" },
+    { "lr", OPT_FLOAT, "3e-4", 0, 1, NULL, "peak learning rate" },
+    { "min_lr", OPT_FLOAT, NULL, 0, 1, NULL, "learning rate at the end of the cosine decay (default lr/10)" },
+    { "warmup", OPT_INT, "10", 0, 10000000, NULL, "steps of linear warm-up" },
+    { "weight_decay", OPT_FLOAT, "0.0", 0, 10, NULL, "AdamW weight decay, on the trunk's matrices" },
+    { "grad_clip", OPT_FLOAT, "1.0", 0, 1e6, NULL, "clip the global gradient norm to this (0: off)" },
+    { "held_out", OPT_FLOAT, "0.2", 0, 0.9, NULL, "share of prompts whose labels are held out to measure accuracy (chosen by seed)" },
+    { "attention", OPT_CHOICE, "causal", NOR, "causal|bidirectional", "how the trunk reads: left to right, or both ways (for a masked-LM trunk)" },
+    { "init", OPT_PATH, NULL, NOR, NULL, "trunk to start from (default: the newest sft, else base checkpoint)" },
+    { "labels", OPT_PATH, NULL, NOR, NULL, "rankings to train on (default: labels/rankings.jsonl)" },
+    { "eval_every", OPT_INT, "0", 0, 10000000, NULL, "steps between evaluations (0: after each epoch)" },
+    { "save_every", OPT_INT, "0", 0, 10000000, NULL, "steps between checkpoints (0: only at the end)" },
+    { "stop_at", OPT_INT, NULL, 1, 10000000, NULL, "stop at this step with a checkpoint, as if interrupted" },
+    { "seed", OPT_INT, NULL, 0, 2147483647, NULL, "seed for the split, the order and the head (default: the workspace's)" },
+    { "score", OPT_BOOL, "false", NOR, NULL, "score answers instead of training: reward score PROMPT ANSWER..." },
+    { "prompt", OPT_STRING, NULL, NOR, NULL, "score: the prompt (default: the first bare word)" },
+    { "answers", OPT_STRINGS, NULL, NOR, NULL, "score: the answers to score" },
+    { "explain", OPT_BOOL, "false", NOR, NULL, "score: show the answers side by side, ranked, with probes" },
+    { "checkpoint", OPT_PATH, NULL, NOR, NULL, "score: reward model to use (default: the newest)" },
+    { NULL }
+};
+
 static const struct gr_option info_opts[] = {
     { "checkpoint", OPT_PATH, NULL, NOR, NULL, "checkpoint file to describe" },
     { NULL }
@@ -211,6 +262,40 @@ const struct gr_command gr_commands[] = {
       "answer is one line on standard output, with its newlines turned into spaces; "
       "lines starting with / are slash commands, answered on standard error.  "
       "prompt=TEXT answers one message and leaves.", CMD_WORKSPACE, chat_opts, stage_chat },
+    /* reward */
+    { "rank", "sample answers to prompts and rank them (the labels of the reward model)",
+      NULL,
+      "For each prompt of the file not ranked yet, samples several answers from the newest "
+      "sft (else base) model, exact duplicates resampled, and asks the labeler to rank "
+      "them.  labeler=human shows the prompt and numbered answers and reads an order such "
+      "as '3 1 2 4' (best first; 't' between two answers ties them, as in '3 1t2 4'), or "
+      "'s' to skip, 'b' if all are bad, 'e' to write a better answer (stored as a "
+      "demonstration and ranked first), 'r 5 3 4 0' to rate each answer 0-5 instead, 'q' "
+      "to stop.  labeler=rule ranks by a fixed rule, for headless runs: +1 for each "
+      "prefer word an answer contains, -1 for each avoid word, -100 for each missing "
+      "must_contain word (whole words, any case), minus min(1, |length - target_length| / "
+      "target_length) in tenths; equal scores are ties.  Each label is appended to "
+      "labels/rankings.jsonl with its own fsync before the next prompt is shown; running "
+      "the step again resumes where it stopped.  A prompt with fewer than two usable "
+      "answers is skipped with a notice.", CMD_WORKSPACE, rank_opts, stage_rank },
+    { "prefs", "import or export preference pairs (JSONL prompt/chosen/rejected)", NULL,
+      "'garage prefs import=FILE' adds each {\"prompt\", \"chosen\", \"rejected\"} line to "
+      "labels/rankings.jsonl as a two-answer label (bad lines are named and skipped, pairs "
+      "already there are not added twice).  'garage prefs export=FILE' writes every pair "
+      "the labels imply: each answer over every answer ranked below it and not tied with "
+      "it, and a written or demonstrated answer over each sampled answer to its prompt.  "
+      "With neither, prints a summary of the labels.", CMD_WORKSPACE, prefs_opts, stage_prefs },
+    { "reward", "train the reward model on the rankings, or score answers with it", "answers",
+      "Trains a GPT trunk (from the newest sft, else base checkpoint) with a scalar head "
+      "read at the answer's final <|end|> on every pair the rankings imply, with the "
+      "Bradley-Terry loss -log sigmoid(r_chosen - r_rejected) averaged per ranking so "
+      "that each ranking counts once.  Prompts are split into training and held-out sets; "
+      "reports pair accuracy on both, the margin, the scores of chosen and rejected "
+      "answers and of fixed probe texts (very short, very long, repeated words, the "
+      "prompt echoed), writes metrics to logs/ and checkpoints/reward-STEP.ckpt, "
+      "normalised so the ranked model's answers score 0 on average.  'garage reward "
+      "score PROMPT ANSWER...' prints the score of each answer; --explain shows them "
+      "side by side with probes.", CMD_WORKSPACE, reward_opts, stage_reward },
     { "info", "describe a checkpoint: config, parameters, step", "checkpoint", NULL,
       0, info_opts, stage_info },
     { "run", "run a session file (YAML) headless", "file",

@@ -5,3 +5,5 @@ src_libgarage_a_SOURCES += \
 	src/app/status.c \
 	src/app/job.c src/app/job.h
 src_libgarage_a_SOURCES += src/app/session.c src/app/session.h
+# reward: the labeler interface front ends implement
+src_libgarage_a_SOURCES += src/app/labeler.h

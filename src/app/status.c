@@ -10,6 +10,7 @@
 #include "stages/corpus.h"
 #include "text/bpe.h"
 #include "text/shard.h"
+#include "text/rankings.h"
 
 enum gr_status
 workspace_status(struct gr_ctx *ctx, struct gr_error *err)
@@ -64,6 +65,32 @@ workspace_status(struct gr_ctx *ctx, struct gr_error *err)
                    have_shard ? "ready  " : "waiting");
         ctx_printf(ctx, "  pretrain   waiting\n");
     }
+    /* reward: rankings and the reward model */
+    char *lp = workspace_path(ws, "labels/rankings.jsonl");
+    struct ranking_set rs;
+    rankings_init(&rs);
+    rankings_read_file(lp, &rs, NULL, NULL, NULL);
+    if (rs.n)
+        ctx_printf(ctx, "  rank       done     %zu labels (labels/rankings.jsonl); more: "
+                   "garage rank\n", rs.n);
+    else
+        ctx_printf(ctx, "  rank       %s  garage rank count=20\n",
+                   base ? "ready  " : "waiting");
+    char *rw = workspace_latest_checkpoint(ws, "reward");
+    if (rw && ckpt_read_meta(rw, &meta, NULL) == GR_OK) {
+        json_t *acc = meta.extra ? json_object_get(meta.extra, "heldout_acc") : NULL;
+        if (acc && json_is_number(acc))
+            ctx_printf(ctx, "  reward     done     held-out pair accuracy %.1f%% (%s)\n",
+                       100 * json_number_value(acc), rw);
+        else
+            ctx_printf(ctx, "  reward     done     %s\n", rw);
+        ckpt_meta_release(&meta);
+    } else {
+        ctx_printf(ctx, "  reward     %s  garage reward\n", rs.n ? "ready  " : "waiting");
+    }
+    free(rw);
+    rankings_release(&rs);
+    free(lp);
     free(base);
     bpe_release(&t);
     return GR_OK;

@@ -8,3 +8,5 @@ src_libgarage_a_SOURCES += \
 	src/model/sample.c src/model/sample.h
 # tune: PPO
 src_libgarage_a_SOURCES += src/model/ppo.c src/model/ppo.h
+# reward
+src_libgarage_a_SOURCES += src/model/reward.c src/model/reward.h

@@ -14,3 +14,6 @@ src_libgarage_a_SOURCES += src/stages/demos.c \
 	src/stages/train.c src/stages/train.h \
 	src/stages/sft.c src/stages/sft.h \
 	src/stages/chat.c src/stages/chat.h
+# reward: ranking, preferences, the reward model
+src_libgarage_a_SOURCES += src/stages/rank.c src/stages/rank.h \
+	src/stages/prefs.c src/stages/reward.c

@@ -16,5 +16,9 @@ enum gr_status stage_info(struct gr_ctx *ctx, const struct gr_args *a, struct gr
 enum gr_status stage_demos(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err);
 enum gr_status stage_sft(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err);
 enum gr_status stage_chat(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err);
+/* reward: ranking, preferences, the reward model */
+enum gr_status stage_rank(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err);
+enum gr_status stage_prefs(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err);
+enum gr_status stage_reward(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err);
 
 #endif

@@ -9,3 +9,5 @@ src_libgarage_a_SOURCES += \
 src_libgarage_a_SOURCES += src/text/chat.c src/text/chat.h
 # sft: human labels (demonstrations)
 src_libgarage_a_SOURCES += src/text/labels.c src/text/labels.h
+# reward: rankings
+src_libgarage_a_SOURCES += src/text/rankings.c src/text/rankings.h
