@@ -119,3 +119,25 @@ tests_test_rankings_LDADD = $(ENGINE_LIBS)
 tests_grad_reward_LDADD = $(ENGINE_LIBS)
 TESTS += tests/cli-reward.sh tests/cli-rank.sh
 EXTRA_DIST += tests/cli-reward.sh tests/cli-rank.sh
+# repl: session files further (include, ${VAR}, when_missing)
+TESTS += tests/cli-session.sh
+EXTRA_DIST += tests/cli-session.sh \
+	tests/data/sessions/env-bad-name.yaml \
+	tests/data/sessions/env-unclosed.yaml \
+	tests/data/sessions/env-unset-second.yaml \
+	tests/data/sessions/env-unset.yaml \
+	tests/data/sessions/env.yaml \
+	tests/data/sessions/inc-broken-outer.yaml \
+	tests/data/sessions/inc-cycle-a.yaml \
+	tests/data/sessions/inc-cycle-b.yaml \
+	tests/data/sessions/inc-extra-key.yaml \
+	tests/data/sessions/inc-main.yaml \
+	tests/data/sessions/inc-missing.yaml \
+	tests/data/sessions/inc-self.yaml \
+	tests/data/sessions/inc-top.yaml \
+	tests/data/sessions/inc/broken.yaml \
+	tests/data/sessions/inc/part.yaml \
+	tests/data/sessions/wm-all.yaml \
+	tests/data/sessions/wm-bad.yaml \
+	tests/data/sessions/wm-list.yaml \
+	tests/data/sessions/wm-twice.yaml

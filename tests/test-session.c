@@ -1,6 +1,7 @@
 /* test-session.c: session files load into registry steps; every error
  * names file:line:column with the exact wording; --set overrides;
- * dry runs; running creates the workspace and names a failing step. */
+ * dry runs; running creates the workspace and names a failing step;
+ * include, ${VAR} and when_missing; steps written back as a session. */
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,6 +181,17 @@ static const struct {
     { "two-docs.yaml", "4:1: a session is one YAML document; found a second one" },
     { "not-a-map.yaml", "1:1: a session is a mapping with 'garage: 1' and 'steps:', "
       "got a list" },
+    /* include, ${VAR}, when_missing */
+    { "inc-missing.yaml", "4:14: include: file not found: nope.yaml" },
+    { "inc-extra-key.yaml", "4:5: an include step has nothing but 'include: FILE'" },
+    { "inc-top.yaml", "2:1: 'include' is a step: write '- include: FILE' under 'steps:'" },
+    { "env-unset.yaml", "3:21: environment variable 'GARAGE_TEST_UNSET' is not set" },
+    { "env-unset-second.yaml", "4:45: environment variable 'GARAGE_TEST_UNSET' is not set" },
+    { "env-bad-name.yaml", "4:17: '${1X}' is not a variable name (letters, digits and _)" },
+    { "env-unclosed.yaml", "4:18: '${' without a closing '}' (write $$ for a '$')" },
+    { "wm-bad.yaml", "3:42: 'when_missing' expects true or false, got 'maybe'" },
+    { "wm-list.yaml", "4:21: 'when_missing' expects true or false, got a list" },
+    { "wm-twice.yaml", "3:45: 'when_missing' is given twice for 'model'" },
 };
 
 static void
@@ -214,6 +226,149 @@ test_errors(void)
     /* A missing file: no location. */
     CHECK(session_load(&s, "no-such.yaml", NULL, 0, &err) == GR_EINPUT);
     CHECK_STR(err.msg, "no-such.yaml: cannot open: No such file or directory");
+
+    /* Include cycles name the include that closes the cycle, and the
+     * chain of files; errors in an included file name that file. */
+    char *a = fixture("inc-cycle-a.yaml"), *b = fixture("inc-cycle-b.yaml");
+    char *want = xasprintf("%s:3:14: include cycle: %s -> %s -> %s", b, a, b, a);
+    CHECK(session_load(&s, a, NULL, 0, &err) == GR_EINPUT);
+    CHECK_STR(err.msg, want);
+    CHECK(s.steps == NULL && s.files == NULL);
+    free(want);
+    free(a);
+    free(b);
+    a = fixture("inc-self.yaml");
+    want = xasprintf("%s:4:16: include cycle: %s -> %s", a, a, a);
+    CHECK(session_load(&s, a, NULL, 0, &err) == GR_EINPUT);
+    CHECK_STR(err.msg, want);
+    free(want);
+    free(a);
+    a = fixture("inc-broken-outer.yaml");
+    b = fixture("inc/broken.yaml");
+    want = xasprintf("%s:4:32: 'lr' must be between 0 and 1, got 7", b);
+    CHECK(session_load(&s, a, NULL, 0, &err) == GR_EINPUT);
+    CHECK_STR(err.msg, want);
+    free(want);
+    free(a);
+    free(b);
+}
+
+static void
+test_include(void)
+{
+    char *path = fixture("inc-main.yaml");
+    char *part = fixture("inc/part.yaml");
+    char *dir = fs_dirname(path);
+    struct session s;
+    struct gr_error err = { 0 };
+    enum gr_status rc = session_load(&s, path, NULL, 0, &err);
+    CHECK_MSG(rc == GR_OK, "%s", err.msg);
+    if (rc == GR_OK) {
+        CHECK(s.workspace == NULL);             /* the included file's is ignored */
+        CHECK(s.has_seed);
+        CHECK_EQ_INT(s.seed, 5);
+        CHECK_EQ_INT(s.nfiles, 2);
+        CHECK_EQ_INT(s.nsteps, 4);
+        if (s.nsteps == 4) {
+            CHECK_STR(s.steps[0].cmd->name, "status");
+            CHECK_STR(s.steps[0].file, path);
+            CHECK_STR(s.steps[1].cmd->name, "corpus");
+            CHECK_STR(s.steps[1].file, part);
+            CHECK_EQ_INT(s.steps[1].line, 7);
+            CHECK_EQ_INT(s.steps[1].col, 5);
+            CHECK(s.steps[1].when_missing);
+            char *const *list;
+            CHECK_EQ_INT(args_list(&s.steps[1].args, "add", &list), 1);
+            char *want = xasprintf("%s/inc/../texts/notes.txt", dir);
+            CHECK_STR(list[0], want);           /* relative to the included file */
+            free(want);
+            CHECK_STR(s.steps[2].cmd->name, "tokenizer");
+            CHECK_EQ_INT(args_int(&s.steps[2].args, "vocab_size"), 300);
+            CHECK(!s.steps[2].when_missing);
+            CHECK_STR(s.steps[3].cmd->name, "info");
+            CHECK_STR(s.steps[3].file, path);
+        }
+        session_release(&s);
+        CHECK(s.files == NULL && s.nfiles == 0);
+    }
+
+    /* --set numbers steps across includes, and sets when_missing */
+    const char *sets[] = { "3.vocab_size=400", "corpus.when_missing=false",
+                           "tokenizer.when_missing=yes" };
+    rc = session_load(&s, path, (char *const *)sets, 3, &err);
+    CHECK_MSG(rc == GR_OK, "%s", err.msg);
+    if (rc == GR_OK) {
+        CHECK_EQ_INT(args_int(&s.steps[2].args, "vocab_size"), 400);
+        CHECK(!s.steps[1].when_missing);
+        CHECK(s.steps[2].when_missing);
+        session_release(&s);
+    }
+    const char *bad[] = { "model.when_missing=1" };
+    CHECK(session_load(&s, path, (char *const *)bad, 1, &err) == GR_EUSAGE);
+    const char *bad2[] = { "corpus.when_missing=perhaps" };
+    CHECK(session_load(&s, path, (char *const *)bad2, 1, &err) == GR_EUSAGE);
+    CHECK_STR(err.msg, "--set corpus.when_missing=perhaps: 'when_missing' expects "
+              "true or false, got 'perhaps'");
+
+    /* The included file runs on its own too, with its own header. */
+    rc = session_load(&s, part, NULL, 0, &err);
+    CHECK_MSG(rc == GR_OK, "%s", err.msg);
+    if (rc == GR_OK) {
+        CHECK_STR(s.workspace, "./elsewhere");
+        CHECK_EQ_INT(s.seed, 9);
+        session_release(&s);
+    }
+    free(dir);
+    free(part);
+    free(path);
+}
+
+static void
+test_env(void)
+{
+    char *path = fixture("env.yaml");
+    char *part = fixture("inc/part.yaml");
+    struct session s;
+    struct gr_error err = { 0 };
+    setenv("GARAGE_TEST_WS", "/tmp/x", 1);
+    setenv("GARAGE_TEST_SEED", "11", 1);
+    setenv("GARAGE_TEST_STEPS", "30", 1);
+    setenv("GARAGE_TEST_INC", "inc/part.yaml", 1);
+    unsetenv("GARAGE_TEST_OBJ");
+    enum gr_status rc = session_load(&s, path, NULL, 0, &err);
+    CHECK_MSG(rc == GR_OK, "%s", err.msg);
+    if (rc == GR_OK) {
+        CHECK_STR(s.workspace, "/tmp/x/ws");
+        CHECK_EQ_INT(s.seed, 11);
+        CHECK_EQ_INT(s.nsteps, 4);
+        CHECK_EQ_INT(args_int(&s.steps[0].args, "steps"), 30);
+        CHECK_STR(args_str(&s.steps[0].args, "objective"), "masked");   /* ${X:-word} */
+        CHECK_STR(args_str(&s.steps[1].args, "prompt"), "hello, $5 and  hello");
+        if (s.nsteps == 4)
+            CHECK_STR(s.steps[2].file, part);
+        session_release(&s);
+    }
+    setenv("GARAGE_TEST_OBJ", "next", 1);
+    setenv("GARAGE_TEST_STEPS", "lots", 1);
+    rc = session_load(&s, path, NULL, 0, &err);
+    CHECK(rc == GR_EINPUT);
+    char *want = xasprintf("%s:7:24: 'steps' expects an integer, got 'lots'", path);
+    CHECK_STR(err.msg, want);
+    free(want);
+    setenv("GARAGE_TEST_STEPS", "30", 1);
+    rc = session_load(&s, path, NULL, 0, &err);
+    CHECK_MSG(rc == GR_OK, "%s", err.msg);
+    if (rc == GR_OK) {
+        CHECK_STR(args_str(&s.steps[0].args, "objective"), "next");
+        session_release(&s);
+    }
+    unsetenv("GARAGE_TEST_INC");
+    rc = session_load(&s, path, NULL, 0, &err);
+    want = xasprintf("%s:10:14: environment variable 'GARAGE_TEST_INC' is not set", path);
+    CHECK_STR(err.msg, want);
+    free(want);
+    free(part);
+    free(path);
 }
 
 /* Load valid.yaml with overrides; returns the status, message in err. */
@@ -488,13 +643,189 @@ test_run(void)
     nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+static void
+touch(const char *dir, const char *rel, const char *text)
+{
+    char *p = fs_join(dir, rel);
+    struct gr_error err;
+    CHECK_MSG(fs_write_atomic(p, text, strlen(text), &err) == GR_OK, "%s", err.msg);
+    free(p);
+}
+
+static void
+test_when_missing(void)
+{
+    char *path = fixture("wm-all.yaml");
+    struct session s;
+    struct gr_error err = { 0 };
+    enum gr_status rc = session_load(&s, path, NULL, 0, &err);
+    CHECK_MSG(rc == GR_OK, "%s", err.msg);
+    if (rc == GR_OK) {
+        static const int want[] = { 1, 1, 1, 1, 1, 0, 1, 0 };
+        CHECK_EQ_INT(s.nsteps, 8);
+        for (size_t i = 0; i < s.nsteps && i < 8; i++)
+            CHECK_EQ_INT(s.steps[i].when_missing, want[i]);
+        session_release(&s);
+    }
+    free(path);
+
+    /* What counts as a step's output, in a workspace made by hand
+     * (tests/cli-session.sh runs the real stages). */
+    char tmp[] = "tests/tmp-session-wm.XXXXXX";
+    if (fs_mkdirs("tests", &err) != GR_OK || !mkdtemp(tmp)) {
+        CHECK_MSG(0, "mkdtemp failed");
+        return;
+    }
+    char *dir = fs_join(tmp, "ws");
+    struct workspace ws = { 0 };
+    CHECK(workspace_init(dir, 1, &err) == GR_OK);
+    CHECK(workspace_open(&ws, dir, &err) == GR_OK);
+    const struct gr_command *corpus = command_find("corpus"),
+                            *tok = command_find("tokenizer"),
+                            *model = command_find("model"),
+                            *pre = command_find("pretrain"),
+                            *sample = command_find("sample"),
+                            *status = command_find("status");
+    struct gr_args a;
+    args_init(&a, pre, NULL);
+    CHECK(!session_step_done(&ws, corpus, NULL));
+    CHECK(!session_step_done(&ws, tok, NULL));
+    CHECK(!session_step_done(&ws, model, NULL));
+    CHECK(!session_step_done(&ws, pre, &a));
+    CHECK_STR(session_next_stage(&ws), "corpus");
+    touch(dir, "tokenizer.bin", "x");
+    CHECK(!session_step_done(&ws, tok, NULL));      /* no shard yet */
+    touch(dir, "corpus/train.tok", "x");
+    CHECK(session_step_done(&ws, tok, NULL));
+    touch(dir, "checkpoints/base-000000.ckpt", "not really");
+    CHECK(session_step_done(&ws, model, NULL));
+    CHECK(!session_step_done(&ws, pre, &a));        /* unreadable: run it */
+    CHECK(!session_step_done(&ws, sample, NULL));   /* never skipped */
+    CHECK(!session_step_done(&ws, status, NULL));
+    CHECK_STR(session_next_stage(&ws), "corpus");
+    args_release(&a);
+    workspace_release(&ws);
+    nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(dir);
+}
+
+/* Steps written by session_step_yaml load back as the same values. */
+static void
+test_save(void)
+{
+    char tmp[] = "tests/tmp-session-save.XXXXXX";
+    struct gr_error err = { 0 };
+    if (fs_mkdirs("tests", &err) != GR_OK || !mkdtemp(tmp)) {
+        CHECK_MSG(0, "mkdtemp failed");
+        return;
+    }
+    char cwd[4096];
+    CHECK(getcwd(cwd, sizeof cwd) != NULL);
+    const struct gr_command *pre = command_find("pretrain"), *sample = command_find("sample"),
+                            *corpus = command_find("corpus"), *status = command_find("status"),
+                            *tok = command_find("tokenizer");
+    struct gr_args a[3], q;
+    char *fort = fixture("fortunes.txt");
+    args_init(&a[0], corpus, NULL);
+    CHECK(args_set_kv(&a[0], "add=tests/../tests", &err) == GR_OK);   /* relative */
+    CHECK(args_set(&a[0], command_option(corpus, "add"), fort, &err) == GR_OK);
+    CHECK(args_set_kv(&a[0], "format=fortune", &err) == GR_OK);
+    args_init(&a[1], pre, NULL);
+    CHECK(args_set_kv(&a[1], "steps=7", &err) == GR_OK);
+    CHECK(args_set_kv(&a[1], "lr=0.30000000000000004", &err) == GR_OK);
+    CHECK(args_set_kv(&a[1], "resume=true", &err) == GR_OK);
+    args_init(&a[2], sample, NULL);
+    CHECK(args_set_kv(&a[2], "prompt=say \"hi\"\\ $HOME ${X}\n\tdone", &err) == GR_OK);
+    CHECK(args_set_kv(&a[2], "seed=3", &err) == GR_OK);
+
+    char *y0 = session_step_yaml(&a[0], 42);
+    char *want = xasprintf("  - corpus: { add: [\"%s/tests/../tests\", \"%s\"], "
+                           "format: \"fortune\" }\n", cwd, fort);
+    CHECK_STR(y0, want);
+    free(want);
+    char *y1 = session_step_yaml(&a[1], 42);
+    CHECK_STR(y1, "  - pretrain: { steps: 7, lr: 0.30000000000000004, resume: true, "
+              "seed: 42 }\n");
+    char *y2 = session_step_yaml(&a[2], 42);
+    CHECK_STR(y2, "  - sample: { prompt: \"say \\\"hi\\\"\\\\ $$HOME $${X}\\n\\tdone\", "
+              "seed: 3 }\n");
+    args_init(&q, status, NULL);
+    char *y3 = session_step_yaml(&q, 42);
+    CHECK_STR(y3, "  - status: {}\n");
+
+    char *steps = xasprintf("%s%s%s%s", y0, y1, y2, y3);
+    char *file = xasprintf("%s/saved.yaml", tmp);
+    CHECK(session_write(file, 42, "", &err) == GR_EINPUT);
+    CHECK(session_write(file, 42, steps, &err) == GR_OK);
+    struct session s;
+    enum gr_status rc = session_load(&s, file, NULL, 0, &err);
+    CHECK_MSG(rc == GR_OK, "%s", err.msg);
+    if (rc == GR_OK) {
+        CHECK_EQ_INT(s.seed, 42);
+        CHECK(s.workspace == NULL);
+        CHECK_EQ_INT(s.nsteps, 4);
+        char *const *list;
+        CHECK_EQ_INT(args_list(&s.steps[0].args, "add", &list), 2);
+        char *abs = xasprintf("%s/tests/../tests", cwd);
+        CHECK_STR(list[0], abs);
+        CHECK_STR(list[1], fort);
+        free(abs);
+        CHECK_EQ_INT(args_int(&s.steps[1].args, "steps"), 7);
+        CHECK(args_float(&s.steps[1].args, "lr") == 0.30000000000000004);
+        CHECK(args_bool(&s.steps[1].args, "resume"));
+        CHECK_EQ_INT(args_int(&s.steps[1].args, "seed"), 42);
+        CHECK_STR(args_str(&s.steps[2].args, "prompt"), "say \"hi\"\\ $HOME ${X}\n\tdone");
+        CHECK_EQ_INT(args_int(&s.steps[2].args, "seed"), 3);
+        session_release(&s);
+    }
+
+    /* what save-session leaves out */
+    CHECK(session_step_changes_state(&a[0]));
+    CHECK(session_step_changes_state(&a[1]));
+    CHECK(!session_step_changes_state(&a[2]));      /* sample */
+    CHECK(!session_step_changes_state(&q));         /* status */
+    struct gr_args c, t;
+    args_init(&c, corpus, NULL);
+    args_set_kv(&c, "info=true", &err);
+    CHECK(!session_step_changes_state(&c));
+    args_set_kv(&c, "clear=true", &err);
+    CHECK(session_step_changes_state(&c));
+    args_release(&c);
+    args_init(&t, tok, NULL);
+    CHECK(session_step_changes_state(&t));
+    args_set_kv(&t, "show=hello", &err);
+    CHECK(!session_step_changes_state(&t));
+    args_release(&t);
+    args_init(&t, command_find("help"), NULL);
+    CHECK(!session_step_changes_state(&t));          /* not a session step */
+    args_release(&t);
+
+    for (int i = 0; i < 3; i++)
+        args_release(&a[i]);
+    args_release(&q);
+    free(y0);
+    free(y1);
+    free(y2);
+    free(y3);
+    free(steps);
+    free(file);
+    free(fort);
+    nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int
 main(void)
 {
+    setenv("GARAGE_TEST_WORD", "hello", 1);
+    unsetenv("GARAGE_TEST_UNSET");
     test_valid();
     test_errors();
     test_sets();
     test_dry_run();
     test_run();
+    test_include();
+    test_env();
+    test_when_missing();
+    test_save();
     return check_exit();
 }

@@ -3,26 +3,35 @@
  *
  * Every error is one line that names file:line:column (1-based; libyaml
  * counts from 0).  The walk is fixed in depth (top level, steps, one
- * step, its options, a list of paths), so aliases cannot make it loop. */
+ * step, its options, a list of paths), so aliases cannot make it loop;
+ * includes nest at most MAX_INCLUDE deep and a cycle is an error. */
 #include "app/session.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <glob.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "app/job.h"
 #include "app/workspace.h"
 #include "base/fsio.h"
 #include "base/xalloc.h"
+#include "model/checkpoint.h"
+#include "stages/corpus.h"
 
 #define SESSION_VERSION 1
+#define MAX_INCLUDE 16          /* files included inside included files */
+#define STEP_KEY_WHEN_MISSING "when_missing"
 
 /* Top-level keys of a session file. */
 static const char *const top_keys[] = { "garage", "workspace", "seed", "steps", NULL };
@@ -46,6 +55,12 @@ struct loader {
     yaml_document_t doc;
     int have_doc;
     struct gr_error *err;
+    const char *file;           /* path, as kept in session.files */
+    char *real;                 /* realpath, to spot include cycles */
+    struct loader *parent;      /* the file that includes this one */
+    int depth;                  /* 0 for the file given */
+    char **scratch;             /* texts with ${VAR} expanded, freed at the end */
+    size_t nscratch;
 };
 
 /* ---- small helpers ------------------------------------------------- */
@@ -159,6 +174,133 @@ key_text(struct loader *L, yaml_node_t *k, const char **out)
     return GR_OK;
 }
 
+/* ---- ${VAR} --------------------------------------------------------- */
+
+/* Byte offset in L->text of a mark (whose column counts characters). */
+static size_t
+mark_offset(struct loader *L, yaml_mark_t m)
+{
+    size_t i = 0, line = 0;
+    while (i < L->len && line < m.line) {
+        if (L->text[i++] == '\n')
+            line++;
+    }
+    for (size_t c = 0; i < L->len && c < m.column; c++) {
+        i++;
+        while (i < L->len && ((unsigned char)L->text[i] & 0xc0) == 0x80)
+            i++;
+    }
+    return i;
+}
+
+/* Where the k-th "${" of scalar v is in the file (v's start when the
+ * source does not show it, as with an escape in a quoted string). */
+static yaml_mark_t
+env_mark(struct loader *L, yaml_node_t *v, size_t k)
+{
+    size_t from = mark_offset(L, v->start_mark), to = mark_offset(L, v->end_mark);
+    yaml_mark_t m = v->start_mark;
+    for (size_t i = from; i < to && i < L->len; i++) {
+        const char *p = L->text + i;
+        if (p[0] == '$' && i + 1 < to && p[1] == '$') {
+            i++;                        /* "$$" is no variable */
+            m.column += 2;
+            continue;
+        }
+        if (p[0] == '$' && i + 1 < to && p[1] == '{' && k-- == 0)
+            return m;
+        if (p[0] == '\n') {
+            m.line++;
+            m.column = 0;
+        } else if (((unsigned char)p[0] & 0xc0) != 0x80) {
+            m.column++;
+        }
+    }
+    return v->start_mark;
+}
+
+static int
+env_name_ok(const char *s, size_t n)
+{
+    if (n == 0 || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if (!(isalnum((unsigned char)s[i]) || s[i] == '_'))
+            return 0;
+    return 1;
+}
+
+/* text (the value of scalar v) with ${NAME} and ${NAME:-word} replaced
+ * from the environment and "$$" by '$'.  *out is text itself when there
+ * is nothing to replace, else a string the loader frees. */
+static enum gr_status
+expand_env(struct loader *L, yaml_node_t *v, const char *text, const char **out)
+{
+    *out = text;
+    if (!strchr(text, '$'))
+        return GR_OK;
+    char *buf = NULL;
+    size_t n = 0, k = 0;
+    FILE *f = open_memstream(&buf, &n);
+    enum gr_status rc = GR_OK;
+    if (!f)
+        return gr_fail(L->err, GR_ENOMEM, "%s: out of memory", L->path);
+    for (const char *p = text; *p;) {
+        if (p[0] == '$' && p[1] == '$') {
+            fputc('$', f);
+            p += 2;
+            continue;
+        }
+        if (p[0] != '$' || p[1] != '{') {
+            fputc(*p++, f);
+            continue;
+        }
+        const char *name = p + 2, *close = strchr(name, '}');
+        if (!close) {
+            rc = fail_at(L, env_mark(L, v, k), GR_EINPUT,
+                         "'${' without a closing '}' (write $$ for a '$')");
+            break;
+        }
+        const char *dflt = NULL;
+        size_t nlen = (size_t)(close - name);
+        const char *colon = memchr(name, ':', nlen);
+        if (colon && colon[1] == '-') {
+            dflt = colon + 2;
+            nlen = (size_t)(colon - name);
+        }
+        if (!env_name_ok(name, nlen)) {
+            rc = fail_at(L, env_mark(L, v, k), GR_EINPUT,
+                         "'${%.*s}' is not a variable name (letters, digits and _)",
+                         (int)(close - name), name);
+            break;
+        }
+        char *key = xstrndup(name, nlen);
+        const char *val = getenv(key);
+        if (!val && dflt) {
+            fwrite(dflt, 1, (size_t)(close - dflt), f);
+        } else if (!val) {
+            rc = fail_at(L, env_mark(L, v, k), GR_EINPUT,
+                         "environment variable '%s' is not set", key);
+            free(key);
+            break;
+        } else {
+            fputs(val, f);
+        }
+        free(key);
+        k++;
+        p = close + 1;
+    }
+    fclose(f);
+    if (rc != GR_OK) {
+        free(buf);
+        return rc;
+    }
+    L->scratch = xrealloc(L->scratch, (L->nscratch + 1) * sizeof *L->scratch);
+    L->scratch[L->nscratch++] = buf;
+    *out = buf;
+    return GR_OK;
+}
+
 /* A value's text, which must be a scalar without NUL characters. */
 static enum gr_status
 value_text(struct loader *L, yaml_node_t *v, const struct gr_option *o,
@@ -170,8 +312,7 @@ value_text(struct loader *L, yaml_node_t *v, const struct gr_option *o,
     if (strlen(scalar(v)) != v->data.scalar.length)
         return fail_at(L, v->start_mark, GR_EINPUT,
                        "'%s': the value contains a NUL character", o->name);
-    *out = scalar(v);
-    return GR_OK;
+    return expand_env(L, v, scalar(v), out);
 }
 
 static int
@@ -371,6 +512,54 @@ out:
 
 /* ---- validation ---------------------------------------------------- */
 
+/* Parse a boolean as the registry does (YAML's True, YES... too); -1
+ * when text is none. */
+static int
+parse_bool(const char *text)
+{
+    static const char *const yes[] = { "true", "yes", "on", "1", NULL };
+    static const char *const no[] = { "false", "no", "off", "0", NULL };
+    for (size_t i = 0; yes[i]; i++)
+        if (!strcasecmp(text, yes[i]))
+            return 1;
+    for (size_t i = 0; no[i]; i++)
+        if (!strcasecmp(text, no[i]))
+            return 0;
+    return -1;
+}
+
+/* "when_missing: true" among a step's options: not a registry option,
+ * so every step accepts it. */
+static enum gr_status
+load_when_missing(struct loader *L, struct session_step *st, yaml_node_t *k,
+                  yaml_node_t *v, unsigned char *seen)
+{
+    const char *text;
+    if (*seen)
+        return fail_at(L, k->start_mark, GR_EINPUT, "'%s' is given twice for '%s'",
+                       STEP_KEY_WHEN_MISSING, st->cmd->name);
+    *seen = 1;
+    if (is_null(v))
+        return fail_at(L, k->start_mark, GR_EINPUT,
+                       "'%s' has no value (it expects true or false)",
+                       STEP_KEY_WHEN_MISSING);
+    if (v->type != YAML_SCALAR_NODE)
+        return fail_at(L, v->start_mark, GR_EINPUT, "'%s' expects true or false, got %s",
+                       STEP_KEY_WHEN_MISSING, node_kind(v));
+    if (strlen(scalar(v)) != v->data.scalar.length)
+        return fail_at(L, v->start_mark, GR_EINPUT,
+                       "'%s': the value contains a NUL character", STEP_KEY_WHEN_MISSING);
+    enum gr_status rc = expand_env(L, v, scalar(v), &text);
+    if (rc != GR_OK)
+        return rc;
+    int b = parse_bool(text);
+    if (b < 0)
+        return fail_at(L, v->start_mark, GR_EINPUT, "'%s' expects true or false, got '%s'",
+                       STEP_KEY_WHEN_MISSING, text);
+    st->when_missing = b;
+    return GR_OK;
+}
+
 /* One option of a step: key -> scalar, or a list of scalars for a list
  * option. */
 static enum gr_status
@@ -383,6 +572,8 @@ load_option(struct loader *L, struct session_step *st, yaml_node_t *k,
     struct gr_error e;
     if ((rc = key_text(L, k, &key)) != GR_OK)
         return rc;
+    if (!strcmp(key, STEP_KEY_WHEN_MISSING))
+        return load_when_missing(L, st, k, v, &seen[st->args.nopts]);
     const struct gr_option *o = command_option(cmd, key);
     if (!o) {
         const char *near = command_nearest_option(cmd, key);
@@ -436,6 +627,83 @@ load_option(struct loader *L, struct session_step *st, yaml_node_t *k,
     return GR_OK;
 }
 
+static enum gr_status load_file(struct loader *L, struct session *s);
+
+/* "- include: FILE": the steps of another session file, here. */
+static enum gr_status
+load_include(struct loader *L, struct session *s, yaml_node_t *k, yaml_node_t *v,
+             const char *base)
+{
+    const char *text;
+    enum gr_status rc;
+    if (is_null(v))
+        return fail_at(L, k->start_mark, GR_EINPUT,
+                       "'include' has no value (it expects a session file)");
+    if (v->type != YAML_SCALAR_NODE)
+        return fail_at(L, v->start_mark, GR_EINPUT,
+                       "'include' expects a session file, got %s", node_kind(v));
+    if (strlen(scalar(v)) != v->data.scalar.length)
+        return fail_at(L, v->start_mark, GR_EINPUT,
+                       "'include': the value contains a NUL character");
+    if ((rc = expand_env(L, v, scalar(v), &text)) != GR_OK)
+        return rc;
+    if (!*text)
+        return fail_at(L, v->start_mark, GR_EINPUT,
+                       "'include' expects a session file, got an empty string");
+    const char *home = getenv("HOME");
+    char *path;
+    if (text[0] == '/')
+        path = xstrdup(text);
+    else if (text[0] == '~' && text[1] == '/' && home)
+        path = xasprintf("%s%s", home, text + 1);
+    else if (!strcmp(base, "."))
+        path = xstrdup(text);           /* "b.yaml", not "./b.yaml" */
+    else
+        path = fs_join(base, text);
+    char *real = realpath(path, NULL);
+    if (!real || fs_is_dir(real)) {
+        rc = fail_at(L, v->start_mark, GR_EINPUT, real ? "include: %s is a folder" :
+                     "include: file not found: %s", text);
+        goto out;
+    }
+    for (struct loader *p = L; p; p = p->parent) {
+        if (strcmp(p->real, real) != 0)
+            continue;
+        /* p -> ... -> L -> path */
+        char *chain = NULL;
+        size_t n = 0;
+        FILE *f = open_memstream(&chain, &n);
+        if (f) {
+            size_t depth = (size_t)(L->depth - p->depth) + 1;
+            for (size_t i = depth; i-- > 0;) {
+                const struct loader *q = L;
+                for (size_t j = 0; j < i; j++)
+                    q = q->parent;
+                fprintf(f, "%s -> ", q->path);
+            }
+            fputs(path, f);
+            fclose(f);
+        }
+        rc = fail_at(L, v->start_mark, GR_EINPUT, "include cycle: %s", chain ? chain : path);
+        free(chain);
+        goto out;
+    }
+    if (L->depth >= MAX_INCLUDE) {
+        rc = fail_at(L, v->start_mark, GR_EINPUT,
+                     "includes nest more than %d deep", MAX_INCLUDE);
+        goto out;
+    }
+    struct loader sub = {
+        .path = path, .err = L->err, .parent = L, .depth = L->depth + 1, .real = real,
+    };
+    real = NULL;
+    rc = load_file(&sub, s);
+out:
+    free(real);
+    free(path);
+    return rc;
+}
+
 /* One item of steps: a mapping of one command name to its options. */
 static enum gr_status
 load_step(struct loader *L, struct session *s, yaml_node_t *item,
@@ -462,6 +730,14 @@ load_step(struct loader *L, struct session *s, yaml_node_t *item,
     const char *name;
     if ((rc = key_text(L, k, &name)) != GR_OK)
         return rc;
+    if (!strcmp(name, "include") && !command_find(name)) {
+        if (npairs > 1) {
+            yaml_node_t *k2 = node(L, pairs[1].key);
+            return fail_at(L, k2->start_mark, GR_EINPUT,
+                           "an include step has nothing but 'include: FILE'");
+        }
+        return load_include(L, s, k, v, base);
+    }
     const struct gr_command *cmd = command_find(name);
     if (!cmd) {
         const char *near = command_nearest(name);
@@ -489,6 +765,7 @@ load_step(struct loader *L, struct session *s, yaml_node_t *item,
     struct session_step *st = &s->steps[s->nsteps++];
     memset(st, 0, sizeof *st);
     st->cmd = cmd;
+    st->file = L->file;
     st->line = (int)k->start_mark.line + 1;
     st->col = (int)k->start_mark.column + 1;
     args_init(&st->args, cmd, base);
@@ -532,6 +809,9 @@ static enum gr_status
 unknown_top_key(struct loader *L, yaml_node_t *k, const char *key)
 {
     const char *near = nearest_top_key(key);
+    if (!strcmp(key, "include"))
+        return fail_at(L, k->start_mark, GR_EINPUT,
+                       "'include' is a step: write '- include: FILE' under 'steps:'");
     if (near)
         return fail_at(L, k->start_mark, GR_EINPUT, "unknown key '%s' (did you mean '%s'?)",
                        key, near);
@@ -660,14 +940,25 @@ load_top(struct loader *L, struct session *s, const char *base)
             return fail_at(L, w->start_mark, GR_EINPUT,
                            "'workspace' contains a NUL character");
         const char *home = getenv("HOME");
-        const char *ws = scalar(w);
-        if (ws[0] == '~' && (ws[1] == '/' || !ws[1]) && home)
-            s->workspace = xasprintf("%s%s", home, ws + 1);
-        else
-            s->workspace = xstrdup(ws);
+        const char *ws;
+        if ((rc = expand_env(L, w, scalar(w), &ws)) != GR_OK)
+            return rc;
+        if (!*ws)
+            return fail_at(L, w->start_mark, GR_EINPUT,
+                           "'workspace' expects a folder, got an empty string");
+        /* An included file's workspace and seed are checked, not used. */
+        if (!L->parent) {
+            if (ws[0] == '~' && (ws[1] == '/' || !ws[1]) && home)
+                s->workspace = xasprintf("%s%s", home, ws + 1);
+            else
+                s->workspace = xstrdup(ws);
+        }
     }
-    if (val[2] && (rc = load_seed(L, s, val[2])) != GR_OK)
-        return rc;
+    if (val[2]) {
+        struct session ignored = { 0 };
+        if ((rc = load_seed(L, L->parent ? &ignored : s, val[2])) != GR_OK)
+            return rc;
+    }
 
     yaml_node_t *steps = val[3];
     if (!steps)
@@ -738,6 +1029,16 @@ apply_set(struct session *s, const char *set, unsigned char **touched,
         if (!by_index && strcmp(st->cmd->name, step) != 0)
             continue;
         matched = 1;
+        if (!strcmp(key, STEP_KEY_WHEN_MISSING)) {
+            int b = parse_bool(value);
+            if (b < 0) {
+                rc = gr_fail(err, GR_EUSAGE, "--set %s: '%s' expects true or false, "
+                             "got '%s'", set, STEP_KEY_WHEN_MISSING, value);
+                goto out;
+            }
+            st->when_missing = b;
+            continue;
+        }
         const struct gr_option *o = command_option(st->cmd, key);
         if (!o) {
             const char *near = command_nearest_option(st->cmd, key);
@@ -790,29 +1091,46 @@ apply_sets(struct session *s, char *const *sets, size_t nsets, struct gr_error *
 
 /* ---- the API ------------------------------------------------------- */
 
+/* Read, parse and load one file (L->path) into s; frees what L holds. */
+static enum gr_status
+load_file(struct loader *L, struct session *s)
+{
+    char *base = NULL;
+    enum gr_status rc;
+    s->files = xrealloc(s->files, (s->nfiles + 1) * sizeof *s->files);
+    s->files[s->nfiles++] = xstrdup(L->path);
+    L->file = s->files[s->nfiles - 1];
+    if ((rc = read_file(L)) != GR_OK)
+        goto out;
+    if (!L->real && !(L->real = realpath(L->path, NULL)))
+        L->real = xstrdup(L->path);
+    if ((rc = parse(L)) != GR_OK)
+        goto out;
+    base = fs_dirname(L->path);
+    rc = load_top(L, s, base);
+out:
+    if (L->have_doc)
+        yaml_document_delete(&L->doc);
+    for (size_t i = 0; i < L->nscratch; i++)
+        free(L->scratch[i]);
+    free(L->scratch);
+    free(L->text);
+    free(L->real);
+    free(base);
+    return rc;
+}
+
 enum gr_status
 session_load(struct session *s, const char *path, char *const *sets,
              size_t nsets, struct gr_error *err)
 {
     struct loader L = { .path = path, .err = err };
-    char *base = NULL;
     enum gr_status rc;
 
     memset(s, 0, sizeof *s);
     s->path = xstrdup(path);
-    if ((rc = read_file(&L)) != GR_OK)
-        goto out;
-    if ((rc = parse(&L)) != GR_OK)
-        goto out;
-    base = fs_dirname(path);
-    if ((rc = load_top(&L, s, base)) != GR_OK)
-        goto out;
-    rc = apply_sets(s, sets, nsets, err);
-out:
-    if (L.have_doc)
-        yaml_document_delete(&L.doc);
-    free(L.text);
-    free(base);
+    if ((rc = load_file(&L, s)) == GR_OK)
+        rc = apply_sets(s, sets, nsets, err);
     if (rc != GR_OK)
         session_release(s);
     return rc;
@@ -826,6 +1144,9 @@ session_release(struct session *s)
     for (size_t i = 0; i < s->nsteps; i++)
         args_release(&s->steps[i].args);
     free(s->steps);
+    for (size_t i = 0; i < s->nfiles; i++)
+        free(s->files[i]);
+    free(s->files);
     free(s->workspace);
     free(s->path);
     memset(s, 0, sizeof *s);
@@ -882,14 +1203,22 @@ session_run(struct session *s, struct gr_ctx *ctx, struct gr_error *err)
                          s->path, i + 1, st->cmd->name);
             goto out;
         }
+        if (st->when_missing && ctx->ws &&
+            session_step_done(ctx->ws, st->cmd, &st->args)) {
+            metrics_note(ctx->metrics, "step %zu/%zu: %s: skipped, its output exists "
+                         "(when_missing)", i + 1, s->nsteps, st->cmd->name);
+            continue;
+        }
         metrics_note(ctx->metrics, "step %zu/%zu: %s", i + 1, s->nsteps, st->cmd->name);
         struct gr_error e;
         gr_error_clear(&e);
         if ((rc = command_run(ctx, &st->args, &e)) != GR_OK) {
-            gr_fail(err, rc, "%s:%d: step %zu '%s': %s", s->path, st->line, i + 1,
-                    st->cmd->name, e.msg);
+            gr_fail(err, rc, "%s:%d: step %zu '%s': %s", st->file ? st->file : s->path,
+                    st->line, i + 1, st->cmd->name, e.msg);
             goto out;
         }
+        if (s->on_step)
+            s->on_step(s->hctx, st);
     }
 out:
     if (ws) {
@@ -897,6 +1226,271 @@ out:
         workspace_release(ws);
         free(ws);
     }
+    return rc;
+}
+
+/* ---- what steps produce ------------------------------------------- */
+
+enum output {
+    OUT_CORPUS,         /* the corpus holds documents */
+    OUT_TOKENIZER,      /* tokenizer.bin and the training shard */
+    OUT_CKPT,           /* a checkpoint of a kind */
+    OUT_CKPT_STEPS,     /* one at step >= the step's 'steps' */
+    OUT_FILE,           /* a file that is not empty */
+};
+
+/* The outputs when_missing looks for (session.h); the recipe's order. */
+static const struct {
+    const char *cmd;
+    enum output out;
+    const char *what;   /* checkpoint kind, or file in the workspace */
+} outputs[] = {
+    { "corpus", OUT_CORPUS, NULL },
+    { "tokenizer", OUT_TOKENIZER, NULL },
+    { "model", OUT_CKPT, "base" },
+    { "pretrain", OUT_CKPT_STEPS, "base" },
+    { "demos", OUT_FILE, "labels/demos.jsonl" },
+    { "sft", OUT_CKPT_STEPS, "sft" },
+    { "rank", OUT_FILE, "labels/rankings.jsonl" },
+    { "reward", OUT_CKPT, "reward" },
+    { "tune", OUT_CKPT_STEPS, "tuned" },
+    { NULL, 0, NULL }
+};
+
+static int
+ws_file_nonempty(const struct workspace *ws, const char *rel)
+{
+    char *p = workspace_path(ws, rel);
+    int yes = fs_size(p) > 0;
+    free(p);
+    return yes;
+}
+
+int
+session_step_done(const struct workspace *ws, const struct gr_command *cmd,
+                  const struct gr_args *a)
+{
+    size_t i = 0;
+    while (outputs[i].cmd && strcmp(outputs[i].cmd, cmd->name) != 0)
+        i++;
+    if (!outputs[i].cmd)
+        return 0;
+    switch (outputs[i].out) {
+    case OUT_CORPUS: {
+        struct corpus c;
+        if (corpus_open(&c, ws, NULL) != GR_OK)
+            return 0;
+        int yes = c.ndocs > 0;
+        corpus_close(&c);
+        return yes;
+    }
+    case OUT_TOKENIZER:
+        return ws_file_nonempty(ws, "tokenizer.bin") &&
+               ws_file_nonempty(ws, "corpus/train.tok");
+    case OUT_CKPT:
+    case OUT_CKPT_STEPS: {
+        char *p = workspace_latest_checkpoint(ws, outputs[i].what);
+        if (!p)
+            return 0;
+        const struct gr_option *o = command_option(cmd, "steps");
+        const struct gr_option *ep = command_option(cmd, "epochs");
+        int yes = 1;
+        if (a && ep && a->v[command_option_index(cmd, ep)].set)
+            o = NULL;                   /* counted in epochs: any checkpoint */
+        if (outputs[i].out == OUT_CKPT_STEPS && (!a || (o && o->type == OPT_INT))) {
+            struct ckpt_meta meta;
+            if (ckpt_read_meta(p, &meta, NULL) != GR_OK) {
+                yes = 0;
+            } else {
+                /* without options: trained at all (model writes step 0) */
+                yes = a ? meta.step >= (uint64_t)args_int(a, "steps") : meta.step > 0;
+                ckpt_meta_release(&meta);
+            }
+        }
+        free(p);
+        return yes;
+    }
+    case OUT_FILE:
+        return ws_file_nonempty(ws, outputs[i].what);
+    }
+    return 0;
+}
+
+const char *
+session_next_stage(const struct workspace *ws)
+{
+    for (size_t i = 0; outputs[i].cmd; i++) {
+        const struct gr_command *cmd = command_find(outputs[i].cmd);
+        if (cmd && !session_step_done(ws, cmd, NULL))
+            return cmd->name;
+    }
+    return command_find("chat") ? "chat" : "sample";
+}
+
+/* Steps that only show something: always, or when one of the options in
+ * queries is set and none in actions is. */
+static const struct {
+    const char *cmd, *queries, *actions;    /* space-separated option names */
+} shows[] = {
+    { "status", NULL, NULL },
+    { "info", NULL, NULL },
+    { "sample", NULL, NULL },
+    { "help", NULL, NULL },
+    { "chat", NULL, NULL },
+    { "corpus", "info", "add clear" },
+    { "tokenizer", "show", "" },
+    { "demos", "list export", "import add delete" },
+    { "prefs", "export", "import" },
+    { "reward", "score", "" },
+    { NULL, NULL, NULL }
+};
+
+/* 1 if an option of a named in the list words is set. */
+static int
+any_set(const struct gr_args *a, const char *words)
+{
+    char *list = xstrdup(words), *save = NULL;
+    int yes = 0;
+    for (char *w = strtok_r(list, " ", &save); w && !yes; w = strtok_r(NULL, " ", &save)) {
+        const struct gr_option *o = command_option(a->cmd, w);
+        yes = o && a->v[command_option_index(a->cmd, o)].set;
+    }
+    free(list);
+    return yes;
+}
+
+int
+session_step_changes_state(const struct gr_args *a)
+{
+    if (a->cmd->flags & CMD_NO_SESSION)
+        return 0;
+    for (size_t i = 0; shows[i].cmd; i++) {
+        if (strcmp(shows[i].cmd, a->cmd->name) != 0)
+            continue;
+        if (!shows[i].queries)
+            return 0;
+        return !(any_set(a, shows[i].queries) && !any_set(a, shows[i].actions));
+    }
+    return 1;
+}
+
+/* ---- writing sessions ---------------------------------------------- */
+
+/* A YAML double-quoted string; '$' doubled, since values are expanded. */
+static void
+put_quoted(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", f);
+        else if (c == '\t')
+            fputs("\\t", f);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(f, "\\x%02x", c);
+        else if (c == '$')
+            fputs("$$", f);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* A path as the current folder sees it, absolute: a session file's
+ * paths are relative to the file's folder. */
+static void
+put_path(FILE *f, const char *p)
+{
+    char cwd[PATH_MAX];
+    if (p[0] == '/' || (p[0] == '~' && p[1] == '/') || !getcwd(cwd, sizeof cwd)) {
+        put_quoted(f, p);
+        return;
+    }
+    while (p[0] == '.' && p[1] == '/')
+        p += 2;
+    char *abs = !strcmp(p, ".") ? xstrdup(cwd) : fs_join(cwd, p);
+    put_quoted(f, abs);
+    free(abs);
+}
+
+/* The shortest text that reads back as exactly x. */
+static void
+put_double(FILE *f, double x)
+{
+    char buf[64];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x)
+            break;
+    }
+    fputs(buf, f);
+}
+
+char *
+session_step_yaml(const struct gr_args *a, uint64_t seed)
+{
+    const struct gr_command *cmd = a->cmd;
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    if (!f)
+        return NULL;
+    fprintf(f, "  - %s: {", cmd->name);
+    int first = 1;
+    for (size_t i = 0; i < a->nopts; i++) {
+        const struct gr_option *o = &cmd->opts[i];
+        const struct gr_value *v = &a->v[i];
+        int seed_here = !v->set && !strcmp(o->name, "seed") && o->type == OPT_INT;
+        if (!v->set && !seed_here)
+            continue;
+        fprintf(f, "%s %s: ", first ? "" : ",", o->name);
+        first = 0;
+        if (seed_here) {
+            fprintf(f, "%" PRIu64, seed);
+            continue;
+        }
+        switch (o->type) {
+        case OPT_INT:    fprintf(f, "%lld", v->i); break;
+        case OPT_FLOAT:  put_double(f, v->f); break;
+        case OPT_BOOL:   fputs(v->i ? "true" : "false", f); break;
+        case OPT_STRING:
+        case OPT_CHOICE: put_quoted(f, v->s ? v->s : ""); break;
+        case OPT_PATH:   put_path(f, v->s ? v->s : "."); break;
+        default:                        /* a list */
+            fputc('[', f);
+            for (size_t j = 0; j < v->nlist; j++) {
+                fputs(j ? ", " : "", f);
+                if (o->type == OPT_PATHS)
+                    put_path(f, v->list[j]);
+                else
+                    put_quoted(f, v->list[j]);
+            }
+            fputc(']', f);
+            break;
+        }
+    }
+    fputs(first ? "}\n" : " }\n", f);
+    fclose(f);
+    return buf;
+}
+
+enum gr_status
+session_write(const char *path, uint64_t seed, const char *steps, struct gr_error *err)
+{
+    if (!steps || !*steps)
+        return gr_fail(err, GR_EINPUT, "%s: no steps to write", path);
+    char *text = xasprintf(
+        "# A garage session (garage-session(5)), saved by the REPL's save-session:\n"
+        "# the commands that changed the workspace, in order, with their seeds.\n"
+        "# Replay it in a new workspace with:  garage -C DIR run FILE\n"
+        "garage: %d\n"
+        "seed: %" PRIu64 "\n"
+        "steps:\n%s", SESSION_VERSION, seed, steps);
+    enum gr_status rc = fs_write_atomic(path, text, strlen(text), err);
+    free(text);
     return rc;
 }
 
@@ -962,6 +1556,8 @@ step_line(const struct session_step *st)
             break;
         }
     }
+    if (st->when_missing)
+        fputs(" when_missing=true", f);
     fclose(f);
     return buf;
 }
