@@ -141,3 +141,12 @@ EXTRA_DIST += tests/cli-session.sh \
 	tests/data/sessions/wm-bad.yaml \
 	tests/data/sessions/wm-list.yaml \
 	tests/data/sessions/wm-twice.yaml
+# repl: tab completion and the REPL
+check_PROGRAMS += tests/test-complete
+TESTS += tests/test-complete tests/cli-repl.sh
+tests_test_complete_LDADD = $(ENGINE_LIBS)
+EXTRA_DIST += tests/cli-repl.sh \
+	tests/data/complete/.hidden \
+	tests/data/complete/alpha.txt \
+	tests/data/complete/alpine/inner.txt \
+	tests/data/complete/beta.yaml

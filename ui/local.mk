@@ -13,3 +13,5 @@ garage_SOURCES += ui/tui/tui.h ui/tui/screens.h ui/tui/app.c \
 	ui/tui/screen_session.c ui/tui/screen_chat.c
 # reward: the line interface for ranking
 garage_SOURCES += ui/rank_cli.c ui/rank_cli.h
+# repl
+garage_SOURCES += ui/repl.c ui/repl.h

@@ -10,12 +10,14 @@
 #include <unistd.h>
 
 #include "app/command.h"
+#include "app/complete.h"
 #include "app/job.h"
 #include "base/metrics.h"
 #include "kernels/blas.h"
 #include "chat.h"
 #include "progress.h"
 #include "rank_cli.h"
+#include "repl.h"
 #include "tui/tui.h"
 
 /* Exit statuses: 0 ok, 1 failure, 2 usage. */
@@ -24,6 +26,7 @@ enum { EXIT_USAGE = 2 };
 static const char usage_text[] =
     "Usage: garage [-C DIR] [-q] COMMAND [key=value | --key value]...\n"
     "       garage help [COMMAND]\n"
+    "       garage [-C DIR] repl [--keep-going]\n"
     "\n"
     "Build a small ChatGPT from scratch: gather text, train a tokenizer and a\n"
     "language model, rank its answers, train a reward model, tune, and chat.\n"
@@ -149,6 +152,21 @@ main(int argc, char **argv)
             fputs(roff, stdout);
             free(roff);
             return EXIT_SUCCESS;
+        } else if (!strcmp(a, "--list-commands")) {   /* repl: shell completion */
+            char *list = complete_list_commands();
+            fputs(list, stdout);
+            free(list);
+            return EXIT_SUCCESS;
+        } else if (!strcmp(a, "--list-options")) {    /* repl: "NAME KIND POS ..." */
+            const struct gr_command *c = i + 1 < argc ? command_find(argv[i + 1]) : NULL;
+            if (!c) {
+                fprintf(stderr, "garage: --list-options needs a command name\n");
+                return EXIT_USAGE;
+            }
+            char *list = complete_list_options(c);
+            fputs(list, stdout);
+            free(list);
+            return EXIT_SUCCESS;
         } else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
             print_version();
             return EXIT_SUCCESS;
@@ -216,6 +234,12 @@ main(int argc, char **argv)
     struct gr_args args;
     args_init(&args, cmd, NULL);
     enum gr_status rc = args_parse_argv(&args, argc - i, argv + i, &err);
+    if (rc == GR_OK && !strcmp(cmd->name, "repl")) {    /* repl: its own loop and signals */
+        int status = repl_main(&ctx, &args, &prog);
+        args_release(&args);
+        metrics_release(&metrics);
+        return status;
+    }
     if (rc == GR_OK && (!strcmp(cmd->name, "tui") ||              /* tui */
                         (!strcmp(cmd->name, "run") && args_bool(&args, "tui")))) {
         char *const *sets = NULL;

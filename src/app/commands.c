@@ -12,6 +12,7 @@
 static enum gr_status cmd_init(struct gr_ctx *, const struct gr_args *, struct gr_error *);
 static enum gr_status cmd_help(struct gr_ctx *, const struct gr_args *, struct gr_error *);
 static enum gr_status cmd_status(struct gr_ctx *, const struct gr_args *, struct gr_error *);
+static enum gr_status cmd_repl(struct gr_ctx *, const struct gr_args *, struct gr_error *);
 static enum gr_status cmd_tui(struct gr_ctx *, const struct gr_args *, struct gr_error *);
 
 static const struct gr_option init_opts[] = {
@@ -197,6 +198,12 @@ static const struct gr_option run_opts[] = {
     { NULL }
 };
 
+/* repl */
+static const struct gr_option repl_opts[] = {
+    { "keep_going", OPT_BOOL, "false", NOR, NULL, "in a script, go on after a failing command (the exit status still says it failed)" },
+    { NULL }
+};
+
 static const struct gr_option help_opts[] = {
     { "command", OPT_STRING, NULL, NOR, NULL, "command to describe" },
     { NULL }
@@ -301,6 +308,16 @@ const struct gr_command gr_commands[] = {
     { "run", "run a session file (YAML) headless", "file",
       "Runs the steps of a session file in order; see garage-session(5).",
       CMD_NO_SESSION, run_opts, cmd_run },
+    /* repl */
+    { "repl", "a prompt for every command, with completion and history", NULL,
+      "Reads commands at a GNU Readline prompt that shows the workspace and the next "
+      "stage of the recipe: every command of garage with its options as key=value, "
+      "'help', 'source FILE.yaml' (a session), 'save-session FILE.yaml' (what changed "
+      "the workspace so far, as a session), 'exit'.  Tab completes commands, options, "
+      "values, paths and checkpoints; history is kept in the workspace's .garage_history.  "
+      "When standard input is not a terminal it is a script: one command a line, # "
+      "comments, stopping at the first failing command unless keep_going is true.  "
+      "See garage(1).", CMD_NO_SESSION, repl_opts, cmd_repl },
     /* tui */
     { "tui", "open the curses application (also: garage with no arguments)", NULL,
       "Opens the full-screen application: the recipe's stages with their state, a "
@@ -354,6 +371,15 @@ cmd_tui(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
     (void)a;
     return gr_fail(err, GR_EUSAGE, "'tui' needs the terminal front end: run 'garage tui' "
                    "(or 'garage' alone) in a terminal");
+}
+
+/* repl: the front end runs it (ui/repl.c); here only by mistake. */
+static enum gr_status
+cmd_repl(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
+{
+    (void)ctx;
+    (void)a;
+    return gr_fail(err, GR_EUSAGE, "'repl' needs a terminal front end: run 'garage repl'");
 }
 
 static enum gr_status

@@ -7,3 +7,5 @@ src_libgarage_a_SOURCES += \
 src_libgarage_a_SOURCES += src/app/session.c src/app/session.h
 # reward: the labeler interface front ends implement
 src_libgarage_a_SOURCES += src/app/labeler.h
+# repl: command lines and tab completion
+src_libgarage_a_SOURCES += src/app/complete.c src/app/complete.h
