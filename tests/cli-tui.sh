@@ -120,13 +120,41 @@ wait_for "stopped at step" 30
 ls ws/checkpoints/base-0*.ckpt >/dev/null 2>&1 || fail "no checkpoint after stopping"
 [ -n "$(ls ws/checkpoints | grep -v 'base-000000')" ] || fail "only the step-0 checkpoint"
 
-# q back home, q quits: exit status 0 and the terminal's modes back
+# q back home; Chat: a message, the answer streams in, Esc leaves
 keys q
 wait_for "The recipe"
+keys 8
+wait_for "type a message"
+keys "the cat" Enter
+wait_for "tok/s)"
+has "$s" "You"
+has "$s" "Model"
+keys Escape
+wait_for "The recipe"
+
+# q quits: exit status 0 and the terminal's modes back
 keys q
 wait_for "exit status 0"
 has "$s" " icanon"
 has "$s" " echo "
 hasnt "$s" "The recipe"
+
+# garage run --tui: each step's screen, then the session's summary
+cat > quick.yaml <<EOF
+garage: 1
+steps:
+  - sample: { prompt: "the ", count: 1, max_tokens: 8 }
+  - corpus: { info: true }
+EOF
+tm kill-session -t app
+tm new-session -d -s app -x 80 -y 24 \
+    "env LANG=C.UTF-8 TERM=screen '$GARAGE' -C ws run --tui quick.yaml; echo \"exit status \$?\"; sleep 60"
+wait_for "The session ran every step"
+has "$s" "ok 1. sample"
+has "$s" "ok 2. corpus"
+keys q
+wait_for "The recipe"
+keys q
+wait_for "exit status 0"
 
 finish

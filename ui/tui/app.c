@@ -200,7 +200,8 @@ tui_screen_for_command(const char *cmd)
 {
     static const char *const map[][2] = {
         { "corpus", "corpus" }, { "tokenizer", "tokenizer" },
-        { "model", "pretrain" }, { "pretrain", "pretrain" },
+        { "model", "pretrain" }, { "pretrain", "pretrain" }, { "chat", "chat" },
+        { "sft", "stage" }, { "reward", "stage" }, { "tune", "stage" },
         { NULL, NULL }
     };
     for (int i = 0; map[i][0]; i++)
@@ -405,6 +406,7 @@ tui_run(struct tui *t, struct screen *scr, struct gr_args *steps, size_t nsteps)
         for (size_t i = 0; i < nsteps; i++)
             args_release(&steps[i]);
         free(steps);
+        t->worker.prepare = NULL;
         tui_error(t, "a job is running ('%s'): wait for it, or stop it first",
                   worker_label(&t->worker));
         return -1;
@@ -412,6 +414,7 @@ tui_run(struct tui *t, struct screen *scr, struct gr_args *steps, size_t nsteps)
     t->prog_what[0] = 0;
     t->prog_done = t->prog_total = 0;
     t->stop_sent = 0;
+    t->close_when_done = 0;
     if (worker_start(&t->worker, t->dir, steps, nsteps) != 0) {
         tui_error(t, "cannot start a thread for the job");
         return -1;
@@ -428,11 +431,13 @@ tui_run_fn(struct tui *t, struct screen *scr, worker_fn fn, void *arg)
     if (worker_busy(&t->worker)) {
         tui_error(t, "a job is running ('%s'): wait for it, or stop it first",
                   worker_label(&t->worker));
+        t->worker.prepare = NULL;
         return -1;
     }
     t->prog_what[0] = 0;
     t->prog_done = t->prog_total = 0;
     t->stop_sent = 0;
+    t->close_when_done = 0;
     if (worker_start_fn(&t->worker, t->dir_given ? t->dir : NULL, fn, arg) != 0) {
         tui_error(t, "cannot start a thread for the job");
         return -1;
@@ -441,6 +446,20 @@ tui_run_fn(struct tui *t, struct screen *scr, worker_fn fn, void *arg)
     t->viewer = NULL;
     t->dirty = 1;
     return 0;
+}
+
+void
+tui_prepare_job(struct tui *t, void (*fn)(struct gr_ctx *ctx, void *arg), void *arg)
+{
+    t->worker.prepare = fn;
+    t->worker.prepare_arg = arg;
+}
+
+void
+tui_close_when_done(struct tui *t)
+{
+    if (worker_busy(&t->worker))
+        t->close_when_done = 1;
 }
 
 void
@@ -733,12 +752,17 @@ pump(struct tui *t)
     enum gr_status rc;
     struct gr_error err;
     int ended = worker_reap(&t->worker, &rc, &err);
+    /* records and text in the order the job made them */
     struct gr_metric m;
-    for (int n = 0; (ended || n < 5000) && worker_poll(&t->worker, &m); n++)
-        deliver(t, &m);
+    char *text;
     size_t len;
-    char *text = worker_take_text(&t->worker, &len);
-    if (text) {
+    int got;
+    for (int n = 0; (ended || n < 5000) &&
+                    (got = worker_next(&t->worker, &m, &text, &len)); n++) {
+        if (got == 1) {
+            deliver(t, &m);
+            continue;
+        }
         if (t->owner && t->owner->ops->text)
             t->owner->ops->text(t->owner, text, len);
         if (t->viewer && t->viewer != t->owner && t->viewer->ops->text)
@@ -856,9 +880,9 @@ draw_keyline(struct tui *t, struct screen *scr)
         draw_text(y, x, COLS - x, A_NORMAL, " cancel");
         return;
     }
+    const char *hk = scr->typing ? "F1" : "?", *bk = scr->typing ? "Esc" : "q";
     char tail[64];
-    snprintf(tail, sizeof tail, "? help  %s %s", t->depth > 1 ? "q" : "q",
-             t->depth > 1 ? "back" : "quit");
+    snprintf(tail, sizeof tail, "%s help  %s %s", hk, bk, t->depth > 1 ? "back" : "quit");
     int tailw = (int)strlen(tail);
     for (const struct key_binding *k = scr->ops->keys; k && k->key; k++) {
         char kl[32];
@@ -877,9 +901,9 @@ draw_keyline(struct tui *t, struct screen *scr)
         x += draw_text(y, x, COLS - x, A_NORMAL, "  ");
     }
     int tx = COLS - tailw;
-    tx += draw_text(y, tx, 1, style(ST_KEY), "?");
+    tx += draw_text(y, tx, 2, style(ST_KEY), hk);
     tx += draw_text(y, tx, 7, A_NORMAL, " help  ");
-    tx += draw_text(y, tx, 1, style(ST_KEY), "q");
+    tx += draw_text(y, tx, 3, style(ST_KEY), bk);
     draw_text(y, tx, COLS - tx, A_NORMAL, t->depth > 1 ? " back" : " quit");
 }
 
@@ -1023,8 +1047,11 @@ handle_key(struct tui *t, int key)
         return;
     }
     if (key == KEY_CTRL('c')) {
+        /* a screen may use it first (the Chat screen stops an answer) */
+        struct screen *s0 = top(t);
         t->modal = MODAL_NONE;
-        interrupt(t);
+        if (!(s0 && s0->ops->key && s0->ops->key(s0, key) == SCREEN_HANDLED))
+            interrupt(t);
         return;
     }
     if (key == KEY_CTRL('l')) {

@@ -39,6 +39,15 @@ run_session(struct gr_ctx *ctx, void *arg, struct gr_error *err)
     return session_run(arg, ctx, err);
 }
 
+/* What a session's steps get from this front end: a 'chat' step talks
+ * on the Chat screen. */
+static void
+session_prepare(struct gr_ctx *ctx, void *arg)
+{
+    (void)arg;
+    ctx->chat_loop = tui_chat_loop;
+}
+
 static void
 open_viewer(struct screen *scr)
 {
@@ -92,6 +101,7 @@ session_open(struct screen *scr, const char *arg)
     if (ss->s.workspace && !tui_dir_given(t))
         tui_set_dir(t, ss->s.workspace);
     textlog_printf(&ss->log, "$ garage run %s\n", arg);
+    tui_prepare_job(t, session_prepare, NULL);
     if (tui_run_fn(t, scr, run_session, &ss->s) != 0) {
         tui_set_exit(t, 1);
         return;

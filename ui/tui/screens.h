@@ -4,6 +4,8 @@
 #define GR_TUI_SCREENS_H
 
 #include "tui.h"
+
+struct chat;
 #include "worker.h"
 
 extern const struct screen_ops home_screen;      /* screen_home.c */
@@ -17,6 +19,16 @@ extern const struct screen_ops chat_screen;      /* screen_chat.c */
 
 /* Run fn on the worker for scr (a session). */
 int tui_run_fn(struct tui *t, struct screen *scr, worker_fn fn, void *arg);
+/* The next job started (tui_run, tui_run_fn) is prepared by fn first. */
+void tui_prepare_job(struct tui *t, void (*fn)(struct gr_ctx *ctx, void *arg),
+                     void *arg);
+/* When the running job ends, close the screen that started it (which
+ * has asked it to end its own way). */
+void tui_close_when_done(struct tui *t);
+/* The Chat screen's conversation loop, for ctx->chat_loop. */
+enum gr_status tui_chat_loop(struct gr_ctx *ctx, struct chat *c, struct gr_error *err);
+/* Ask a running conversation (tui_chat_loop) to end. */
+void tui_chat_quit(void);
 /* viewer gets the running job's records, text and end as well. */
 void tui_follow(struct tui *t, struct screen *viewer);
 /* Work in another folder from now on. */

@@ -64,6 +64,7 @@ struct screen {
     int pane;
     char *arg;
     const char *title;          /* overrides ops->title in the header */
+    int typing;                 /* keys go to a text field ('?', 'q' are text) */
 };
 
 /* ---- for screens --------------------------------------------------- */

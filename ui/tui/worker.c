@@ -6,18 +6,31 @@
 
 #include "base/xalloc.h"
 
+/* The job's text, stamped with the number of records emitted before it
+ * (locks: w->mu, then the queue's). */
 static void
 capture(void *ctx, const char *text, size_t n)
 {
     struct worker *w = ctx;
     pthread_mutex_lock(&w->mu);
-    if (w->outlen + n + 1 > w->outcap) {
-        w->outcap = (w->outlen + n + 1) * 2;
-        w->out = xrealloc(w->out, w->outcap);
+    pthread_mutex_lock(&w->metrics.mu);
+    unsigned seq = w->metrics.tail;
+    pthread_mutex_unlock(&w->metrics.mu);
+    struct worker_text *last = w->nchunks ? &w->chunks[w->nchunks - 1] : NULL;
+    if (!last || last->seq != seq) {
+        if (w->nchunks == w->cap) {
+            w->cap = w->cap ? w->cap * 2 : 16;
+            w->chunks = xrealloc(w->chunks, w->cap * sizeof *w->chunks);
+        }
+        last = &w->chunks[w->nchunks++];
+        last->s = NULL;
+        last->n = 0;
+        last->seq = seq;
     }
-    memcpy(w->out + w->outlen, text, n);
-    w->outlen += n;
-    w->out[w->outlen] = 0;
+    last->s = xrealloc(last->s, last->n + n + 1);
+    memcpy(last->s + last->n, text, n);
+    last->n += n;
+    last->s[last->n] = 0;
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -51,7 +64,9 @@ worker_release(struct worker *w)
         w->started = 0;
     }
     free_steps(w);
-    free(w->out);
+    for (size_t i = 0; i < w->nchunks; i++)
+        free(w->chunks[i].s);
+    free(w->chunks);
     free(w->dir);
     metrics_release(&w->metrics);
     pthread_mutex_destroy(&w->mu);
@@ -87,6 +102,9 @@ launch(struct worker *w, const char *dir)
     struct gr_metric m;
     while (metrics_poll(&w->metrics, &m))
         ;                               /* a previous job's leftovers */
+    for (size_t i = 0; i < w->nchunks; i++)
+        free(w->chunks[i].s);
+    w->nchunks = 0;
     job_init(&w->job);
     free(w->dir);
     w->dir = dir ? xstrdup(dir) : NULL;
@@ -98,6 +116,10 @@ launch(struct worker *w, const char *dir)
         .wctx = w,
         .interactive = 0,
     };
+    if (w->prepare)
+        w->prepare(&w->ctx, w->prepare_arg);
+    w->prepare = NULL;
+    w->prepare_arg = NULL;
     atomic_store(&w->cur, 0);
     atomic_store(&w->running, 1);
     if (pthread_create(&w->th, NULL, run, w) != 0) {
@@ -155,24 +177,33 @@ worker_label(struct worker *w)
 }
 
 int
-worker_poll(struct worker *w, struct gr_metric *out)
+worker_next(struct worker *w, struct gr_metric *m, char **text, size_t *n)
 {
-    return metrics_poll(&w->metrics, out);
-}
-
-char *
-worker_take_text(struct worker *w, size_t *n)
-{
-    char *t = NULL;
+    int got = 0;
     pthread_mutex_lock(&w->mu);
-    if (w->outlen) {
-        t = w->out;
-        *n = w->outlen;
-        w->out = NULL;
-        w->outlen = w->outcap = 0;
+    if (w->nchunks) {
+        pthread_mutex_lock(&w->metrics.mu);
+        unsigned head = w->metrics.head;
+        pthread_mutex_unlock(&w->metrics.mu);
+        if ((int)(head - w->chunks[0].seq) >= 0) {
+            *text = w->chunks[0].s;
+            *n = w->chunks[0].n;
+            memmove(w->chunks, w->chunks + 1, (w->nchunks - 1) * sizeof *w->chunks);
+            w->nchunks--;
+            got = 2;
+        }
+    }
+    if (!got)
+        got = metrics_poll(&w->metrics, m);
+    if (!got && w->nchunks) {           /* records dropped on overflow */
+        *text = w->chunks[0].s;
+        *n = w->chunks[0].n;
+        memmove(w->chunks, w->chunks + 1, (w->nchunks - 1) * sizeof *w->chunks);
+        w->nchunks--;
+        got = 2;
     }
     pthread_mutex_unlock(&w->mu);
-    return t;
+    return got;
 }
 
 int

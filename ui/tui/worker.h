@@ -15,6 +15,14 @@
 #include "app/job.h"
 #include "base/metrics.h"
 
+/* Text written while the metrics queue had seen seq records: it goes
+ * after those records and before the next. */
+struct worker_text {
+    char *s;
+    size_t n;
+    unsigned seq;
+};
+
 typedef enum gr_status (*worker_fn)(struct gr_ctx *ctx, void *arg,
                                     struct gr_error *err);
 
@@ -26,14 +34,18 @@ struct worker {
     struct gr_metrics metrics;  /* with a queue */
     struct gr_ctx ctx;
     char *dir;
-    pthread_mutex_t mu;         /* guards out */
-    char *out;                  /* text the job wrote, not taken yet */
-    size_t outlen, outcap;
+    pthread_mutex_t mu;         /* guards chunks */
+    struct worker_text *chunks; /* text the job wrote, not taken yet */
+    size_t nchunks, cap;
     struct gr_args *steps;      /* commands to run in order (owned) */
     size_t nsteps;
     atomic_size_t cur;          /* the step running */
     worker_fn fn;               /* or a function to run */
     void *fn_arg;
+    /* Called with the job's context before it starts, to add what the
+     * front end offers it (a chat loop, a labeler); then cleared. */
+    void (*prepare)(struct gr_ctx *ctx, void *arg);
+    void *prepare_arg;
     enum gr_status rc;
     struct gr_error err;
 };
@@ -52,10 +64,10 @@ int worker_start_fn(struct worker *w, const char *dir, worker_fn fn, void *arg);
 int worker_busy(struct worker *w);
 /* Name of the command running ("" when none). */
 const char *worker_label(struct worker *w);
-/* Oldest queued record into *out; 1 if there was one. */
-int worker_poll(struct worker *w, struct gr_metric *out);
-/* Text written since the last call (caller frees), or NULL. */
-char *worker_take_text(struct worker *w, size_t *n);
+/* What the job produced next, in the order it did: 1 and a record in
+ * *m, 2 and text in *text (caller frees) and *n, or 0 when nothing is
+ * waiting. */
+int worker_next(struct worker *w, struct gr_metric *m, char **text, size_t *n);
 /* 1 once when the job has ended (the thread is joined): its status and
  * error. */
 int worker_reap(struct worker *w, enum gr_status *rc, struct gr_error *err);
