@@ -58,6 +58,9 @@ awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a * 0.67) }' ||
     fail "validation loss did not fall enough: $first -> $last"
 expect 0 "$GARAGE" info ws/checkpoints/sft-000120.ckpt
 has "$out" "kind         sft"
+expect 0 "$GARAGE" -C ws status
+has "$out" "  demos      done     8 demonstrations (labels/demos.jsonl)"
+has "$out" "  sft        done     step 120 (ws/checkpoints/sft-000120.ckpt)"
 
 # no silent restart; replace starts over from the base
 expect 1 "$GARAGE" -C ws sft steps=10

@@ -9,6 +9,7 @@
 #include "model/checkpoint.h"
 #include "stages/corpus.h"
 #include "text/bpe.h"
+#include "text/labels.h"
 #include "text/shard.h"
 #include "text/rankings.h"
 
@@ -65,6 +66,29 @@ workspace_status(struct gr_ctx *ctx, struct gr_error *err)
                    have_shard ? "ready  " : "waiting");
         ctx_printf(ctx, "  pretrain   waiting\n");
     }
+    /* sft: demonstrations and supervised fine-tuning */
+    char *dp = workspace_path(ws, "labels/demos.jsonl");
+    struct demo_set ds;
+    demos_init(&ds);
+    demos_read_file(dp, 1, &ds, NULL, NULL, NULL);
+    if (ds.n)
+        ctx_printf(ctx, "  demos      done     %zu demonstrations (labels/demos.jsonl)\n",
+                   ds.n);
+    else
+        ctx_printf(ctx, "  demos      ready    garage demos import %s/demos.jsonl\n",
+                   GARAGE_DATADIR);
+    char *sftp = workspace_latest_checkpoint(ws, "sft");
+    if (sftp && ckpt_read_meta(sftp, &meta, NULL) == GR_OK) {
+        ctx_printf(ctx, "  sft        done     step %llu (%s); talk to it: garage chat\n",
+                   (unsigned long long)meta.step, sftp);
+        ckpt_meta_release(&meta);
+    } else {
+        ctx_printf(ctx, "  sft        %s  garage sft steps=300\n",
+                   ds.n && base ? "ready  " : "waiting");
+    }
+    free(sftp);
+    demos_release(&ds);
+    free(dp);
     /* reward: rankings and the reward model */
     char *lp = workspace_path(ws, "labels/rankings.jsonl");
     struct ranking_set rs;
