@@ -6,3 +6,15 @@ garagedatadir = $(pkgdatadir)
 dist_garagedata_DATA = share/garage/demos.jsonl share/garage/prompts.txt \
 	share/garage/prompts-eval.txt
 dist_sessions_DATA += share/garage/sessions/chatbot.yaml
+# repl: bash completion, generated from the registry at build time (like
+# the man pages), so that it cannot drift from the program
+bashcompletiondir = $(datadir)/bash-completion/completions
+bashcompletion_DATA = share/bash-completion/completions/garage
+EXTRA_DIST += share/bash-completion/garage.in share/bash-completion/gen-bash.sh
+CLEANFILES += share/bash-completion/completions/garage
+
+share/bash-completion/completions/garage: $(srcdir)/share/bash-completion/garage.in \
+		$(srcdir)/share/bash-completion/gen-bash.sh garage$(EXEEXT)
+	$(AM_V_GEN)$(MKDIR_P) share/bash-completion/completions && \
+	$(SHELL) $(srcdir)/share/bash-completion/gen-bash.sh ./garage$(EXEEXT) \
+		$(srcdir)/share/bash-completion/garage.in > $@.tmp && mv $@.tmp $@

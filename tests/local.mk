@@ -150,3 +150,6 @@ EXTRA_DIST += tests/cli-repl.sh \
 	tests/data/complete/alpha.txt \
 	tests/data/complete/alpine/inner.txt \
 	tests/data/complete/beta.yaml
+# repl: what is generated from the registry (man pages, bash completion)
+TESTS += tests/cli-docs.sh
+EXTRA_DIST += tests/cli-docs.sh
