@@ -90,6 +90,16 @@ grep -v '^#' "$share/prompts-eval.txt" | grep -v '^ *$' | sort > eval.txt
 [ -z "$(comm -12 train.txt eval.txt)" ] || fail "prompts in both files: $(comm -12 train.txt eval.txt)"
 [ "$(sort -u train.txt | wc -l)" -eq "$(wc -l < train.txt)" ] || fail "prompts.txt repeats a prompt"
 
+# one fsync per record (where strace can trace)
+if command -v strace >/dev/null 2>&1 && strace -o /dev/null true >/dev/null 2>&1; then
+    head -n 5 "$share/demos.jsonl" > five.jsonl
+    expect 0 "$GARAGE" init ws4
+    strace -f -e trace=fsync,fdatasync -o trace.txt "$GARAGE" -q -C ws4 demos import five.jsonl \
+        >/dev/null 2>&1 || fail "the traced import failed"
+    n=$(grep -c 'sync(' trace.txt)
+    [ "$n" -eq 5 ] || fail "5 records were appended with $n fsyncs"
+fi
+
 # a file with no demonstrations at all
 printf '{"text": "x"}\n' > none.jsonl
 expect 1 "$GARAGE" -q -C ws demos import none.jsonl
