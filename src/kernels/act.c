@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "kernels/par.h"
+#include "kernels/prof.h"
 
 /* Rational approximation of tanh on [-7.9, 7.9] (odd degree-13 numerator,
  * even degree-6 denominator; the coefficients Eigen uses), clamped
@@ -67,17 +68,20 @@ gelu_bwd_chunk(float *dinp, const float *inp, const float *dout, size_t n)
 void
 gelu_forward(float *out, const float *inp, size_t n)
 {
+    prof_begin(PROF_ACT);
     long nch = (long)((n + CHUNK - 1) / CHUNK);
 #pragma omp parallel for num_threads(kernels_threads()) if (nch > 1)
     for (long c = 0; c < nch; c++) {
         size_t i = (size_t)c * CHUNK;
         gelu_fwd_chunk(out + i, inp + i, n - i < CHUNK ? n - i : CHUNK);
     }
+    prof_end(PROF_ACT);
 }
 
 void
 gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
 {
+    prof_begin(PROF_ACT);
     long nch = (long)((n + CHUNK - 1) / CHUNK);
 #pragma omp parallel for num_threads(kernels_threads()) if (nch > 1)
     for (long c = 0; c < nch; c++) {
@@ -85,6 +89,7 @@ gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
         gelu_bwd_chunk(dinp + i, inp + i, dout + i,
                        n - i < CHUNK ? n - i : CHUNK);
     }
+    prof_end(PROF_ACT);
 }
 
 GR_CLONES static void
@@ -104,17 +109,20 @@ acc_chunk(float *d, const float *s, size_t n)
 void
 residual_forward(float *out, const float *a, const float *b, size_t n)
 {
+    prof_begin(PROF_ACT);
     long nch = (long)((n + CHUNK - 1) / CHUNK);
 #pragma omp parallel for num_threads(kernels_threads()) if (nch > 1)
     for (long c = 0; c < nch; c++) {
         size_t i = (size_t)c * CHUNK;
         add_chunk(out + i, a + i, b + i, n - i < CHUNK ? n - i : CHUNK);
     }
+    prof_end(PROF_ACT);
 }
 
 void
 residual_backward(float *da, float *db, const float *dout, size_t n)
 {
+    prof_begin(PROF_ACT);
     long nch = (long)((n + CHUNK - 1) / CHUNK);
 #pragma omp parallel for num_threads(kernels_threads()) if (nch > 1)
     for (long c = 0; c < nch; c++) {
@@ -124,6 +132,7 @@ residual_backward(float *da, float *db, const float *dout, size_t n)
         if (db)
             acc_chunk(db + i, dout + i, k);
     }
+    prof_end(PROF_ACT);
 }
 
 GR_CLONES static void
@@ -143,11 +152,13 @@ void
 encoder_forward(float *out, const int32_t *inp, const float *wte,
                 const float *wpe, int B, int T, int C)
 {
+    prof_begin(PROF_EMBED);
 #pragma omp parallel for num_threads(kernels_threads()) \
     if ((size_t)B * T * C > 1 << 15)
     for (int b = 0; b < B; b++)
         enc_rows(out + (size_t)b * T * C, inp + (size_t)b * T, wte, wpe, 0,
                  T, C);
+    prof_end(PROF_EMBED);
 }
 
 /* Columns [0, n) of the rows: each thread owns a block of columns, so
@@ -174,6 +185,7 @@ void
 encoder_backward(float *dwte, float *dwpe, const float *dout,
                  const int32_t *inp, int B, int T, int C)
 {
+    prof_begin(PROF_EMBED);
     int nblk = (C + 63) / 64;
 #pragma omp parallel for num_threads(kernels_threads()) \
     if ((size_t)B * T * C > 1 << 15)
@@ -182,4 +194,5 @@ encoder_backward(float *dwte, float *dwpe, const float *dout,
         enc_back_cols(dwte + c0, dwpe ? dwpe + c0 : NULL, dout + c0, inp,
                       B, T, C, C - c0 < 64 ? C - c0 : 64);
     }
+    prof_end(PROF_EMBED);
 }

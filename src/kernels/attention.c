@@ -5,6 +5,7 @@
 
 #include "kernels/blas.h"
 #include "kernels/par.h"
+#include "kernels/prof.h"
 
 /* Rows r0..r0+nr of S (ld T) hold nk scores each; make each row t a
  * softmax over columns 0..t (causal) or 0..nk-1, zero to column nk. */
@@ -117,6 +118,7 @@ void
 attention_forward(float *out, float *att, const float *qkv,
                   int B, int T, int C, int NH, int causal)
 {
+    prof_begin(PROF_ATTENTION);
     int hs = C / NH, nbh = B * NH;
     /* One pool: heads in parallel, each product on its own thread.
      * Otherwise one head after another, OpenBLAS threading each product. */
@@ -129,6 +131,7 @@ attention_forward(float *out, float *att, const float *qkv,
                      att + (size_t)bh * T * T, base, base + C, base + 2 * C,
                      T, C, hs, causal);
     }
+    prof_end(PROF_ATTENTION);
 }
 
 void
@@ -136,6 +139,7 @@ attention_backward(float *dqkv, float *datt, const float *dout,
                    const float *qkv, const float *att,
                    int B, int T, int C, int NH, int causal)
 {
+    prof_begin(PROF_ATTENTION);
     int hs = C / NH, nbh = B * NH;
     int nt = par_heads(B, T, C);
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
@@ -150,6 +154,7 @@ attention_backward(float *dqkv, float *datt, const float *dout,
                       base, base + C, base + 2 * C,
                       att + (size_t)bh * T * T, T, C, hs, causal);
     }
+    prof_end(PROF_ATTENTION);
 }
 
 /* One (sequence, head): n queries (row stride 3C) against keys and values

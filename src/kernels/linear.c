@@ -1,10 +1,12 @@
 #include "kernels/linear.h"
 
+#include <omp.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "kernels/blas.h"
 #include "kernels/par.h"
+#include "kernels/prof.h"
 
 /* out[r] = res[r] + b for rows [0, n) of width OC (res or b may be NULL). */
 GR_CLONES static void
@@ -40,11 +42,42 @@ init_out(float *out, const float *res, const float *b, int N, int OC)
     }
 }
 
+/* Minimum weights per thread for a split matrix-vector product. */
+#define GEMV_PER_THREAD (1 << 16)
+
+/* out (OC) += w (OC,C) . x (C), one row: a matrix-vector product, which
+ * reads each weight once where sgemm would first copy (pack) them all.
+ * Blocks of output rows go to the threads. */
+static void
+gemv_add(float *out, const float *x, const float *w, int C, int OC)
+{
+    int nt = kernels_threads();
+    size_t work = (size_t)OC * C;
+    if (nt > 1 && work >= (size_t)2 * GEMV_PER_THREAD && !omp_in_parallel()) {
+        int nblk = nt * 4, blk = (OC + nblk - 1) / nblk;
+        blk = (blk + 15) & ~15;
+        nblk = (OC + blk - 1) / blk;
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (int i = 0; i < nblk; i++) {
+            int o0 = i * blk, n = OC - o0 < blk ? OC - o0 : blk;
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, n, C, 1.0f,
+                        w + (size_t)o0 * C, C, x, 1, 1.0f, out + o0, 1);
+        }
+        return;
+    }
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, OC, C, 1.0f, w, C, x, 1, 1.0f,
+                out, 1);
+}
+
 void
 linear_forward(float *out, const float *inp, const float *w,
                const float *b, int N, int C, int OC)
 {
-    if (b) {
+    prof_begin(PROF_MATMUL);
+    if (N == 1) {
+        init_out(out, NULL, b, N, OC);
+        gemv_add(out, inp, w, C, OC);
+    } else if (b) {
         init_out(out, NULL, b, N, OC);
         gr_sgemm(CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C,
                  1.0f, out, OC);
@@ -52,15 +85,21 @@ linear_forward(float *out, const float *inp, const float *w,
         gr_sgemm(CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C,
                  0.0f, out, OC);
     }
+    prof_end(PROF_MATMUL);
 }
 
 void
 linear_forward_add(float *out, const float *res, const float *inp,
                    const float *w, const float *b, int N, int C, int OC)
 {
+    prof_begin(PROF_MATMUL);
     init_out(out, res, b, N, OC);
-    gr_sgemm(CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C,
-             1.0f, out, OC);
+    if (N == 1)
+        gemv_add(out, inp, w, C, OC);
+    else
+        gr_sgemm(CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C,
+                 1.0f, out, OC);
+    prof_end(PROF_MATMUL);
 }
 
 /* db[0:n] += sum over N rows of dout[:, 0:n] (row stride OC). */
@@ -96,6 +135,7 @@ linear_backward(float *dinp, float *dw, float *db, const float *dout,
                 const float *inp, const float *w, int N, int C, int OC,
                 int dinp_acc)
 {
+    prof_begin(PROF_MATMUL);
     if (dinp)       /* dinp (N,C) (+)= dout (N,OC) . w (OC,C) */
         gr_sgemm(CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, w, C,
                  dinp_acc ? 1.0f : 0.0f, dinp, C);
@@ -104,4 +144,5 @@ linear_backward(float *dinp, float *dw, float *db, const float *dout,
                  1.0f, dw, C);
     if (db)
         bias_backward(db, dout, N, OC);
+    prof_end(PROF_MATMUL);
 }

@@ -8,3 +8,5 @@ src_libkernels_a_SOURCES += \
 	src/kernels/attention.c src/kernels/attention.h \
 	src/kernels/loss.c src/kernels/loss.h \
 	src/kernels/optim.c src/kernels/optim.h
+# prof (per-kind step timers, pretrain profile=true)
+src_libkernels_a_SOURCES += src/kernels/prof.c src/kernels/prof.h

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kernels/par.h"
+#include "kernels/prof.h"
 
 GR_CLONES static float
 row_lse(const float *x, int V)
@@ -29,6 +30,7 @@ void
 crossentropy_forward(float *losses, float *lse, const float *logits,
                      const int32_t *targets, int N, int V)
 {
+    prof_begin(PROF_LOSS);
 #pragma omp parallel for num_threads(kernels_threads()) \
     if ((size_t)N * V > 1 << 15)
     for (int n = 0; n < N; n++) {
@@ -38,6 +40,7 @@ crossentropy_forward(float *losses, float *lse, const float *logits,
         int t = targets ? targets[n] : -1;
         losses[n] = t >= 0 ? l - x[t] : 0.0f;
     }
+    prof_end(PROF_LOSS);
 }
 
 void
@@ -45,6 +48,7 @@ crossentropy_backward(float *dlogits, const float *logits, const float *lse,
                       const int32_t *targets, const float *dlosses,
                       int N, int V)
 {
+    prof_begin(PROF_LOSS);
 #pragma omp parallel for num_threads(kernels_threads()) \
     if ((size_t)N * V > 1 << 15)
     for (int n = 0; n < N; n++) {
@@ -58,6 +62,7 @@ crossentropy_backward(float *dlogits, const float *logits, const float *lse,
         row_xent_back(d, logits + (size_t)n * V, lse[n], s, V);
         d[t] -= s;
     }
+    prof_end(PROF_LOSS);
 }
 
 GR_CLONES static void

@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "kernels/par.h"
+#include "kernels/prof.h"
 
 GR_CLONES static void
 ln_rows(float *out, float *mean, float *rstd, const float *inp,
@@ -33,6 +34,7 @@ void
 layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
                   const float *w, const float *b, int N, int C)
 {
+    prof_begin(PROF_NORM);
     int rows = par_rows(N, C, 1 << 13);
     int nch = (N + rows - 1) / rows;
 #pragma omp parallel for num_threads(kernels_threads()) if (nch > 1)
@@ -41,6 +43,7 @@ layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
         ln_rows(out + (size_t)r0 * C, mean + r0, rstd + r0,
                 inp + (size_t)r0 * C, w, b, n, C);
     }
+    prof_end(PROF_NORM);
 }
 
 /* dinp for rows [0, n). */
@@ -101,6 +104,7 @@ layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
                    const float *inp, const float *w, const float *mean,
                    const float *rstd, int N, int C)
 {
+    prof_begin(PROF_NORM);
     int nt = kernels_threads();
     int rows = par_rows(N, C, 1 << 13);
     int nch = (N + rows - 1) / rows;
@@ -110,8 +114,10 @@ layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
         ln_back_rows(dinp + (size_t)r0 * C, dout + (size_t)r0 * C,
                      inp + (size_t)r0 * C, w, mean + r0, rstd + r0, n, C);
     }
-    if (!dw && !db)
+    if (!dw && !db) {
+        prof_end(PROF_NORM);
         return;
+    }
     /* Parameter gradients by column blocks: no sharing between threads,
      * and the same sums whatever the number of threads. */
     int nblk = (C + 63) / 64;
@@ -121,4 +127,5 @@ layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
         ln_back_cols(dw ? dw + c0 : NULL, db ? db + c0 : NULL, dout + c0,
                      inp + c0, mean, rstd, N, C, C - c0 < 64 ? C - c0 : 64);
     }
+    prof_end(PROF_NORM);
 }

@@ -4,11 +4,13 @@
 
 #include "kernels/blas.h"
 #include "kernels/optim.h"
+#include "kernels/prof.h"
 
 void
 adamw_step(struct gpt *m, float lr, float beta1, float beta2, float eps,
            float weight_decay, int t)
 {
+    prof_begin(PROF_OPTIMIZER);
     struct gpt_tensor ts[GPT_NTENSORS];
     gpt_tensors(&m->cfg, ts);
     float bc1 = (float)(1.0 - pow(beta1, t));
@@ -19,6 +21,7 @@ adamw_step(struct gpt *m, float lr, float beta1, float beta2, float eps,
                      m->adam_v + o, ts[k].numel, lr, beta1, beta2, eps,
                      ts[k].decay ? weight_decay : 0.0f, bc1, bc2);
     }
+    prof_end(PROF_OPTIMIZER);
 }
 
 /* Fixed blocks, each summed in one order, then added in order: the result
@@ -28,6 +31,7 @@ adamw_step(struct gpt *m, float lr, float beta1, float beta2, float eps,
 float
 gpt_grad_norm(const struct gpt *m)
 {
+    prof_begin(PROF_OPTIMIZER);
     double part[NORM_BLOCKS];
     size_t n = m->nparams, per = (n + NORM_BLOCKS - 1) / NORM_BLOCKS;
     const float *g = m->grads;
@@ -43,13 +47,16 @@ gpt_grad_norm(const struct gpt *m)
     double s = 0.0;
     for (int b = 0; b < NORM_BLOCKS; b++)
         s += part[b];
+    prof_end(PROF_OPTIMIZER);
     return (float)sqrt(s);
 }
 
 void
 gpt_scale_grads(struct gpt *m, float s)
 {
+    prof_begin(PROF_OPTIMIZER);
     vec_scale(m->grads, m->nparams, s);
+    prof_end(PROF_OPTIMIZER);
 }
 
 float

@@ -10,6 +10,7 @@
 #include "kernels/linear.h"
 #include "kernels/loss.h"
 #include "kernels/norm.h"
+#include "kernels/prof.h"
 
 #define MAX_LAYERS 256
 #define MAX_DIM 16384
@@ -326,7 +327,9 @@ gpt_forward(struct gpt *m, const int32_t *inputs, const int32_t *targets,
 void
 gpt_zero_grad(struct gpt *m)
 {
+    prof_begin(PROF_OPTIMIZER);
     memset(m->grads, 0, m->nparams * sizeof(float));
+    prof_end(PROF_OPTIMIZER);
 }
 
 /* Backward through the blocks from d(lnf output) (B,T,C). */

@@ -160,6 +160,42 @@ cmp_desc(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
+/* The k largest of x (n) into top (k), largest first: a min-heap of the k
+ * best so far, O(n log k) instead of sorting all n. */
+static void
+top_values(const float *x, int n, int k, float *top)
+{
+    int h = 0;
+    for (int i = 0; i < n; i++) {
+        float v = x[i];
+        if (h == k && !(v > top[0]))
+            continue;
+        int j;
+        if (h < k) {                    /* sift up from a new leaf */
+            j = h++;
+            while (j > 0 && top[(j - 1) / 2] > v) {
+                top[j] = top[(j - 1) / 2];
+                j = (j - 1) / 2;
+            }
+        } else {                        /* replace the root, sift down */
+            j = 0;
+            for (;;) {
+                int c = 2 * j + 1;
+                if (c >= k)
+                    break;
+                if (c + 1 < k && top[c + 1] < top[c])
+                    c++;
+                if (!(top[c] < v))
+                    break;
+                top[j] = top[c];
+                j = c;
+            }
+        }
+        top[j] = v;
+    }
+    qsort(top, (size_t)h, sizeof *top, cmp_desc);
+}
+
 int
 sample_next(const float *logits, int V, const struct sampler_opts *o,
             const int32_t *history, int nhist, struct gr_rng *rng,
@@ -190,8 +226,12 @@ sample_next(const float *logits, int V, const struct sampler_opts *o,
     int k = o->top_k > 0 && o->top_k < V ? o->top_k : V;
     int use_p = o->top_p > 0.0f && o->top_p < 1.0f;
     if (k < V || use_p) {
-        memcpy(sorted, x, (size_t)V * sizeof *sorted);
-        qsort(sorted, V, sizeof *sorted, cmp_desc);
+        if (k < V / 4) {
+            top_values(x, V, k, sorted);
+        } else {
+            memcpy(sorted, x, (size_t)V * sizeof *sorted);
+            qsort(sorted, V, sizeof *sorted, cmp_desc);
+        }
         int keep = k;
         if (use_p) {
             double cum = 0.0;
