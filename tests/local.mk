@@ -153,3 +153,6 @@ EXTRA_DIST += tests/cli-repl.sh \
 # repl: what is generated from the registry (man pages, bash completion)
 TESTS += tests/cli-docs.sh
 EXTRA_DIST += tests/cli-docs.sh
+# profile (pretrain profile=true)
+TESTS += tests/cli-profile.sh
+EXTRA_DIST += tests/cli-profile.sh

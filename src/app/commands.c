@@ -67,6 +67,7 @@ static const struct gr_option pretrain_opts[] = {
     { "resume", OPT_BOOL, "false", NOR, NULL, "continue from the newest base checkpoint's optimizer and data position" },
     { "stop_at", OPT_INT, NULL, 1, 10000000, NULL, "stop at this step with a checkpoint, as if interrupted (resume later)" },
     { "seed", OPT_INT, NULL, 0, 2147483647, NULL, "seed for batches and masking (default: the workspace's)" },
+    { "profile", OPT_BOOL, "false", NOR, NULL, "time each kind of layer (matmuls, attention, norms, activations, loss, optimizer, data) and print its share of the step time at the end" },
     { NULL }
 };
 

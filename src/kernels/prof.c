@@ -25,8 +25,6 @@ now(void)
 void
 prof_enable(int on)
 {
-    if (on && !enabled)
-        prof_reset();
     __atomic_store_n(&enabled, on != 0, __ATOMIC_RELAXED);
 }
 

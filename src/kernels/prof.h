@@ -20,7 +20,8 @@ enum prof_kind {
     PROF_NKINDS
 };
 
-/* Turn timing on or off (off by default); turning it on resets. */
+/* Turn timing on or off (off by default); the totals stay until
+ * prof_reset, so a pause (an evaluation) leaves them as they are. */
 void prof_enable(int on);
 int prof_enabled(void);
 /* Zero every total. */

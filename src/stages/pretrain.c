@@ -13,6 +13,7 @@
 
 #include "app/job.h"
 #include "base/xalloc.h"
+#include "kernels/prof.h"
 #include "model/sample.h"
 #include "stages/common.h"
 #include "stages/stages.h"
@@ -28,6 +29,7 @@ struct pt_opts {
     int eval_samples;           /* short samples at each evaluation */
     int masked;
     int resume;
+    int profile;                /* time each kind of layer */
     uint64_t seed;
 };
 
@@ -153,6 +155,7 @@ read_opts(struct pt_opts *o, const struct gr_args *a, const struct workspace *ws
     o->save_every = args_int(a, "save_every");
     o->masked = strcmp(args_str(a, "objective"), "masked") == 0;
     o->resume = args_bool(a, "resume");
+    o->profile = args_bool(a, "profile");
     o->seed = args_has(a, "seed") ? (uint64_t)args_int(a, "seed") : ws->seed;
 }
 
@@ -306,6 +309,31 @@ emit_eval(struct pt_run *r, long long step, double *last_bpb)
     emit_samples(r, step);
 }
 
+/* profile=true: the share of step time of each kind of layer, as a
+ * "profile" record (fractions of step_time) and a table. */
+static void
+report_profile(struct pt_run *r, double step_time, long long steps)
+{
+    struct gr_metric rec;
+    metric_begin(&rec, "profile");
+    metric_add(&rec, "steps", (double)steps);
+    metric_add(&rec, "step_time", step_time);
+    double sum = 0;
+    for (int k = 0; k < PROF_NKINDS; k++) {
+        double s = prof_seconds((enum prof_kind)k);
+        sum += s;
+        metric_add(&rec, prof_name((enum prof_kind)k),
+                   step_time > 0 ? s / step_time : 0);
+    }
+    metric_add(&rec, "other", step_time > sum ? (step_time - sum) / step_time : 0);
+    metrics_emit(r->ctx->metrics, &rec);
+    char *table = prof_report_total(step_time);
+    if (table && steps > 0)
+        ctx_printf(r->ctx, "Share of the step time (%lld steps, %.3f s each):\n%s",
+                   steps, step_time / (double)steps, table);
+    free(table);
+}
+
 enum gr_status
 stage_pretrain(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
 {
@@ -352,9 +380,11 @@ stage_pretrain(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err
 
     struct train_clock clock;
     train_clock_start(&clock, step);
-    double last_bpb = NAN;
+    double last_bpb = NAN, prof_time = 0;
     int stopped = 0;
     r.model.loss_scale = 1.0f / (float)o->accum;
+    prof_reset();
+    prof_enable(o->profile);
     while (step < o->h.steps && step < o->stop_at) {
         if (job_should_stop(ctx->job)) {
             stopped = 1;
@@ -364,8 +394,10 @@ stage_pretrain(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err
         gpt_zero_grad(&r.model);
         double loss = 0;
         for (int k = 0; k < o->accum; k++) {
+            prof_begin(PROF_DATA);
             pretrain_fill_batch(&r.train, &rng, o->masked, cfg->V, o->B, o->T,
                                 r.inputs, r.targets, NULL);
+            prof_end(PROF_DATA);
             loss += gpt_forward(&r.model, r.inputs, r.targets, o->B, o->T, !o->masked);
             gpt_backward(&r.model);
         }
@@ -375,11 +407,13 @@ stage_pretrain(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err
                                err)) != GR_OK)
             goto out;
         step++;
+        prof_time += stage_now() - ts;
         r.meta.data_pos += (uint64_t)o->B * o->accum;
         train_report(ctx->metrics, "train", &clock, step, o->h.steps, loss, lr, gnorm,
                      (double)o->B * o->T * o->accum, flops_per_tok, ts);
 
         int last = step == o->h.steps;
+        prof_enable(0);             /* evaluating and saving are not steps */
         if ((o->eval_every > 0 && step % o->eval_every == 0) || last)
             emit_eval(&r, step, &last_bpb);
         if ((o->save_every > 0 && step % o->save_every == 0) || last ||
@@ -387,7 +421,11 @@ stage_pretrain(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err
             if ((rc = save(&r, &rng, step, err)) != GR_OK)
                 goto out;
         }
+        prof_enable(o->profile);
     }
+    prof_enable(0);
+    if (o->profile)
+        report_profile(&r, prof_time, step - clock.first);
     if (stopped || step < o->h.steps) {
         if ((long long)r.meta.step != step)     /* not saved at this step yet */
             rc = save(&r, &rng, step, err);
@@ -403,6 +441,7 @@ stage_pretrain(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err
     ctx_printf(ctx, "Trained to step %lld in %.1f s; validation %.4f bits per byte.\n"
                "Saved %s\n", step, stage_now() - clock.t0, last_bpb, r.last_ckpt);
 out:
+    prof_enable(0);
     if (ctx->metrics)
         metrics_close_log(ctx->metrics);
     free(logpath);

@@ -1,0 +1,33 @@
+#!/bin/sh
+# pretrain profile=true: the share of the step time of each kind of layer
+# (matmuls, attention, norms, activations, loss, optimizer, data), printed
+# at the end and logged as a "profile" record; training is unchanged.
+. "$srcdir/tests/cli-lib.sh"
+cd "$tmp"
+
+mkdir docs
+i=0
+while [ $i -lt 120 ]; do
+    printf 'the cat sat on the mat number %d.\nthe dog ran to the log number %d.\n' $i $((i % 7)) > docs/d$i.txt
+    i=$((i + 1))
+done
+expect 0 "$GARAGE" init ws
+expect 0 "$GARAGE" -C ws corpus add docs
+expect 0 "$GARAGE" -C ws tokenizer vocab_size=300
+expect 0 "$GARAGE" -C ws model layers=2 heads=2 dim=32 context=32
+expect 0 "$GARAGE" -q -C ws pretrain steps=6 batch=4 eval_every=3 profile=true
+has "$out" "Share of the step time (6 steps,"
+for kind in matmul attention norm activation loss embedding optimizer data other; do
+    echo "$out" | grep -Eq "^$kind +[0-9.]+ s +[0-9.]+%$" ||
+        fail "no '$kind' line in: $out"
+done
+cat ws/logs/pretrain-*.jsonl | grep -q '"kind":"profile","steps":6,' ||
+    fail "no profile record in the log"
+bpb=$(echo "$out" | grep -o 'validation [0-9.]* bits per byte')
+
+# the same run without profiling ends the same
+expect 0 "$GARAGE" -C ws model layers=2 heads=2 dim=32 context=32 replace=true
+expect 0 "$GARAGE" -q -C ws pretrain steps=6 batch=4 eval_every=3
+hasnt "$out" "Share of the step time"
+has "$out" "$bpb"
+finish
