@@ -4,8 +4,10 @@
 # The home screen lists the stages; the Pretrain screen's settings panel
 # takes a tiny model; training shows the chart's axis labels and a
 # falling loss; resizing while it trains does not crash it; q asks before
-# abandoning the job; x stops it with a checkpoint; q quits and gives the
-# terminal back.  Skipped without tmux.
+# abandoning the job; x stops it with a checkpoint; the Chat screen
+# answers; ranking by keystrokes writes the expected JSONL records (and u
+# takes one back); q quits and gives the terminal back; run --tui shows
+# a session.  Skipped without tmux.
 . "$srcdir/tests/cli-lib.sh"
 command -v tmux >/dev/null 2>&1 || { echo "tmux is not installed: skipped"; exit 77; }
 cd "$tmp"

@@ -35,6 +35,7 @@ struct label_query {
     size_t done;                /* prompts of the file ranked before */
     int want_ratings;           /* rank ratings=true: ask for 0-5 ratings */
     const char *checkpoint;     /* the model that wrote the answers */
+    size_t can_undo;            /* labels of this run LABEL_UNDO can take back */
 };
 
 enum label_verdict {
@@ -46,6 +47,12 @@ enum label_verdict {
                            asked again */
     LABEL_QUIT,         /* stop the step now; nothing is recorded for
                            this prompt (it is asked again next time) */
+    LABEL_RESAMPLE,     /* sample new answers to this prompt and ask again;
+                           nothing is recorded */
+    LABEL_UNDO,         /* take back the label this run saved last (cut
+                           from the end of the file, with the
+                           demonstration it added) and ask its prompt
+                           again; only when q->can_undo > 0 */
 };
 
 /* What the person said.  The engine zeroes it and sets every rating to

@@ -8,6 +8,7 @@
 
 #include <assert.h>
 #include <ctype.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -26,6 +27,30 @@
 #include "text/labels.h"
 
 #define RANK_RESAMPLE_ROUNDS 3      /* extra rounds to replace duplicates */
+
+/* A label this run saved, as LABEL_UNDO takes it back: the prompt, and
+ * the sizes of the files before it was appended. */
+struct rank_undo {
+    size_t i, number;
+    long long labels_size, demos_size;  /* demos_size -1: no demonstration */
+    int skipped;
+};
+
+/* Cut path back to size bytes, synced: what an undone label appended. */
+static enum gr_status
+cut_back(const char *path, long long size, struct gr_error *err)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, (off_t)size) != 0 || fsync(fd) != 0) {
+        enum gr_status rc = gr_fail_errno(err, GR_EIO, "%s: cannot take back the last "
+                                          "label", path);
+        if (fd >= 0)
+            close(fd);
+        return rc;
+    }
+    close(fd);
+    return GR_OK;
+}
 
 /* ---- the rule ------------------------------------------------------- */
 
@@ -500,6 +525,8 @@ take_reply(const struct label_query *q, struct label_reply *rep, struct ranking 
         return GR_OK;
     }
     case LABEL_QUIT:
+    case LABEL_RESAMPLE:        /* handled by the caller */
+    case LABEL_UNDO:
         break;
     }
     return gr_fail(err, GR_EINTERNAL, "unexpected labeler verdict");
@@ -516,6 +543,7 @@ stage_rank(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
     struct sampler s = { .K = o.K, .max_tokens = o.max_tokens, .so = o.so };
     struct ranking_set have;
     char **prompts = NULL, *ckpt = NULL, *own_prompts = NULL, *labels = NULL;
+    struct rank_undo *undo = NULL;      /* labels LABEL_UNDO can take back */
     size_t nprompts = 0;
     int32_t *ptoks = NULL;
     size_t ptcap = 0;
@@ -590,6 +618,8 @@ stage_rank(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
 
     size_t nlabels = 0, nskipped = 0, nfew = 0, number = 0;
     int quit = 0;
+    undo = xmalloc((first ? first : 1) * sizeof *undo);
+    size_t nundo = 0;
     for (size_t i = 0; i < first && !quit; i++) {
         if (done[i])
             continue;
@@ -615,6 +645,8 @@ stage_rank(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
         struct gr_rng rng;
         rng_seed(&rng, rng_hash64(o.seed, gr_hash64(prompts[i], strlen(prompts[i]),
                                                      0x72616e6bULL)));
+    resample:                           /* LABEL_RESAMPLE: the rng goes on */
+        ;
         char *answers[LABEL_MAX_ANSWERS];
         int K = sample_distinct(&s, &t, ptoks, (int)np, &rng, answers);
         if (K < 2) {
@@ -637,6 +669,7 @@ stage_rank(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
         struct label_query q = {
             .prompt = prompts[i], .nanswers = K, .number = number, .total = left,
             .done = before + nlabels, .want_ratings = o.ratings, .checkpoint = ckrel,
+            .can_undo = nundo,
         };
         for (int k = 0; k < K; k++)
             q.answers[k] = r.answers[k];
@@ -646,6 +679,33 @@ stage_rank(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
             for (int k = 0; k < LABEL_MAX_ANSWERS; k++)
                 rep.ratings[k] = -1;
             rc = ctx->labeler->rank(ctx->labeler_ctx, &q, &rep, err);
+            if (rc == GR_OK && rep.verdict == LABEL_RESAMPLE) {
+                free(rep.better);
+                ranking_release(&r);
+                goto resample;
+            }
+            if (rc == GR_OK && rep.verdict == LABEL_UNDO) {
+                free(rep.better);
+                ranking_release(&r);
+                if (!nundo) {
+                    rc = gr_fail(err, GR_EINTERNAL, "the labeler asked to undo, and "
+                                 "this run has saved no label");
+                    goto out;
+                }
+                struct rank_undo *u = &undo[--nundo];
+                char *dp = workspace_path(ws, "labels/demos.jsonl");
+                rc = cut_back(labels, u->labels_size, err);
+                if (rc == GR_OK && u->demos_size >= 0)
+                    rc = cut_back(dp, u->demos_size, err);
+                free(dp);
+                if (rc != GR_OK)
+                    goto out;
+                nlabels--;
+                nskipped -= (size_t)u->skipped;
+                number = u->number - 1;         /* the loop counts it again */
+                i = u->i - 1;                   /* (wraps, then ++ back to u->i) */
+                continue;
+            }
             if (rc == GR_OK && rep.verdict == LABEL_QUIT)
                 quit = 1;
             else if (rc == GR_OK)
@@ -667,6 +727,13 @@ stage_rank(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
             break;
         }
         r.time = rankings_now();
+        char *demos_path = workspace_path(ws, "labels/demos.jsonl");
+        struct rank_undo u = {
+            .i = i, .number = number, .skipped = r.skipped,
+            .labels_size = fs_exists(labels) ? fs_size(labels) : 0,
+            .demos_size = !r.better ? -1 : fs_exists(demos_path) ? fs_size(demos_path) : 0,
+        };
+        free(demos_path);
         rc = rankings_append(labels, &r, err);
         if (rc == GR_OK && r.better) {
             /* A written answer is a demonstration too (for SFT). */
@@ -682,6 +749,8 @@ stage_rank(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
         if (rc != GR_OK)
             goto out;
         nlabels++;
+        if (u.labels_size >= 0)             /* else it cannot be taken back */
+            undo[nundo++] = u;
         if (ctx->labeler && ctx->labeler->saved && o.human)
             ctx->labeler->saved(ctx->labeler_ctx, &q, nlabels);
     }
@@ -703,6 +772,7 @@ out:
         free(prompts[i]);
     free(prompts);
     free(done);
+    free(undo);
     free(ptoks);
     free(ckpt);
     free(own_prompts);

@@ -182,7 +182,7 @@ fatal(const char *fmt, ...)
 
 static const struct screen_ops *const all_screens[] = {
     &home_screen, &corpus_screen, &tokenizer_screen, &pretrain_screen,
-    &console_screen, &stage_screen, &session_screen, &chat_screen,
+    &console_screen, &stage_screen, &session_screen, &chat_screen, &rank_screen,
     NULL
 };
 
@@ -202,6 +202,7 @@ tui_screen_for_command(const char *cmd)
         { "corpus", "corpus" }, { "tokenizer", "tokenizer" },
         { "model", "pretrain" }, { "pretrain", "pretrain" }, { "chat", "chat" },
         { "sft", "stage" }, { "reward", "stage" }, { "tune", "stage" },
+        { "rank", "rank" },
         { NULL, NULL }
     };
     for (int i = 0; map[i][0]; i++)

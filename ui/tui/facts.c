@@ -98,7 +98,7 @@ facts_read(const char *dir, struct stage_fact out[STAGE_COUNT])
         { "Tokenizer", "tokenizer", "tokenizer" },
         { "Pretrain", "pretrain", "pretrain" },
         { "Demonstrations & SFT", "stage", "sft" },
-        { "Rank", "stage", "rank" },
+        { "Rank", "rank", "rank" },
         { "Reward", "stage", "reward" },
         { "Tune", "stage", "tune" },
         { "Chat", "chat", "chat" },

@@ -191,7 +191,7 @@ form_key(struct form *f, int key)
         }
         return 1;
     }
-    if (key == '/') {
+    if (key == '/' && !f->editing) {
         f->searching = 1;
         f->msg[0] = 0;
         input_set(&f->edit, "");

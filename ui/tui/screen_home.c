@@ -231,7 +231,9 @@ open_stage(struct screen *scr, int i)
         tui_error(t, "create a workspace first: press c");
         return;
     }
-    tui_push(t, h->st[i].screen, h->st[i].command);
+    /* a stage whose engine part is missing says so on the generic screen */
+    tui_push(t, h->st[i].state == STAGE_MISSING ? "stage" : h->st[i].screen,
+             h->st[i].command);
 }
 
 static enum screen_result

@@ -40,12 +40,14 @@ run_session(struct gr_ctx *ctx, void *arg, struct gr_error *err)
 }
 
 /* What a session's steps get from this front end: a 'chat' step talks
- * on the Chat screen. */
+ * on the Chat screen, a 'rank' step with labeler: human ranks on the
+ * Rank screen. */
 static void
 session_prepare(struct gr_ctx *ctx, void *arg)
 {
     (void)arg;
     ctx->chat_loop = tui_chat_loop;
+    tui_rank_prepare(ctx);
 }
 
 static void

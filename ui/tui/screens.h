@@ -16,6 +16,7 @@ extern const struct screen_ops console_screen;   /* screen_console.c */
 extern const struct screen_ops stage_screen;     /* screen_stage.c */
 extern const struct screen_ops session_screen;   /* screen_session.c */
 extern const struct screen_ops chat_screen;      /* screen_chat.c */
+extern const struct screen_ops rank_screen;      /* screen_rank.c */
 
 /* Run fn on the worker for scr (a session). */
 int tui_run_fn(struct tui *t, struct screen *scr, worker_fn fn, void *arg);
@@ -29,6 +30,8 @@ void tui_close_when_done(struct tui *t);
 enum gr_status tui_chat_loop(struct gr_ctx *ctx, struct chat *c, struct gr_error *err);
 /* Ask a running conversation (tui_chat_loop) to end. */
 void tui_chat_quit(void);
+/* Give a job the Rank screen as its labeler (ctx->labeler). */
+void tui_rank_prepare(struct gr_ctx *ctx);
 /* viewer gets the running job's records, text and end as well. */
 void tui_follow(struct tui *t, struct screen *viewer);
 /* Work in another folder from now on. */
