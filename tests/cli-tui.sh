@@ -134,6 +134,37 @@ has "$s" "Model"
 keys Escape
 wait_for "The recipe"
 
+# Rank: keystrokes make labels on disk; u takes the last one back
+printf 'the cat\nthe dog\n' > prompts.txt
+keys 5
+wait_for "Ranking settings"
+set_opt prompts "$tmp/prompts.txt"
+set_opt count 2
+set_opt answers 3
+set_opt max_tokens 8
+keys g
+wait_for "Prompt 1 / 2"
+keys 2
+keys 3
+keys Enter
+wait_for "Prompt 2 / 2"
+grep -q '"order":\[1,2,0\]' ws/labels/rankings.jsonl || fail "no label with order [1,2,0]"
+grep -q '"labeler":"human"' ws/labels/rankings.jsonl || fail "the label is not a human's"
+keys u
+wait_for "Prompt 1 / 2"
+[ -s ws/labels/rankings.jsonl ] && fail "u did not take the label back"
+keys 1
+keys 2
+keys Enter
+wait_for "Prompt 2 / 2"
+keys s
+wait_for "Ranked 2 prompts"
+[ "$(wc -l < ws/labels/rankings.jsonl)" -eq 2 ] || fail "expected 2 labels"
+head -n1 ws/labels/rankings.jsonl | grep -q '"order":\[0,1,2\]' || fail "first label: $(head -n1 ws/labels/rankings.jsonl)"
+tail -n1 ws/labels/rankings.jsonl | grep -q '"skipped":true' || fail "second label: $(tail -n1 ws/labels/rankings.jsonl)"
+keys q
+wait_for "The recipe"
+
 # q quits: exit status 0 and the terminal's modes back
 keys q
 wait_for "exit status 0"
