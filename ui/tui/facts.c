@@ -97,9 +97,9 @@ facts_read(const char *dir, struct stage_fact out[STAGE_COUNT])
         { "Corpus", "corpus", "corpus" },
         { "Tokenizer", "tokenizer", "tokenizer" },
         { "Pretrain", "pretrain", "pretrain" },
-        { "Demonstrations & SFT", "stage", "sft" },
+        { "Demonstrations & SFT", "sft", "sft" },
         { "Rank", "rank", "rank" },
-        { "Reward", "stage", "reward" },
+        { "Reward", "reward", "reward" },
         { "Tune", "stage", "tune" },
         { "Chat", "chat", "chat" },
     };
@@ -236,9 +236,7 @@ facts_read(const char *dir, struct stage_fact out[STAGE_COUNT])
     } else {
         ckpt_meta_init(&meta);
         if (checkpoint_fact(&ws, "reward", &meta)) {
-            double acc = last_logged(ws.root, "reward", NULL, "accuracy");
-            if (!isfinite(acc))
-                acc = last_logged(ws.root, "reward", NULL, "val_acc");
+            double acc = last_logged(ws.root, "reward", "reward_eval", "heldout_acc");
             f->state = STAGE_DONE;
             if (isfinite(acc))
                 snprintf(f->facts, sizeof f->facts, "held-out accuracy %.0f%% (step %llu)",
