@@ -1,8 +1,10 @@
 #!/bin/sh
 # setup.sh: everything from a fresh Debian 12 machine to a result.
 #
-#   ./setup.sh          install what is missing, build, and run the
-#                       quickstart session (a small GPT on the fortune corpus)
+#   ./setup.sh          install what is missing, build, and open the curses
+#                       application on ./my-garage with the fortune corpus
+#                       added (without a terminal: run the quickstart session,
+#                       a small GPT on the fortune corpus, headless)
 #   ./setup.sh check    install what is missing, build, and run the tests
 #
 # Packages are installed with apt-get (through sudo when not root).
@@ -41,6 +43,15 @@ check)
     make -j"$JOBS" check
     ;;
 run)
+    if [ -t 0 ] && [ -t 1 ]; then
+        # tui: a terminal: the curses application on a ready workspace,
+        # ./my-garage with the fortune cookie corpus added
+        [ -f my-garage/garage.yaml ] || ./garage init my-garage
+        [ -f my-garage/corpus/docs.idx ] ||
+            ./garage -C my-garage corpus add /usr/share/games/fortunes format=fortune
+        exec ./garage -C my-garage tui
+    fi
+    # no terminal: the quickstart session, headless
     ./garage run share/garage/sessions/quickstart.yaml
     ;;
 *)
