@@ -11,7 +11,7 @@ garage_SOURCES += ui/tui/tui.h ui/tui/screens.h ui/tui/app.c \
 	ui/tui/screen_home.c ui/tui/screen_corpus.c ui/tui/screen_tokenizer.c \
 	ui/tui/screen_pretrain.c ui/tui/screen_console.c ui/tui/screen_stage.c \
 	ui/tui/screen_session.c ui/tui/screen_chat.c ui/tui/screen_rank.c \
-	ui/tui/screen_sft.c ui/tui/screen_reward.c
+	ui/tui/screen_sft.c ui/tui/screen_reward.c ui/tui/screen_tune.c
 # reward: the line interface for ranking
 garage_SOURCES += ui/rank_cli.c ui/rank_cli.h
 # repl

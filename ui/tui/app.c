@@ -183,7 +183,7 @@ fatal(const char *fmt, ...)
 static const struct screen_ops *const all_screens[] = {
     &home_screen, &corpus_screen, &tokenizer_screen, &pretrain_screen,
     &console_screen, &stage_screen, &session_screen, &chat_screen, &rank_screen,
-    &sft_screen, &reward_screen, NULL
+    &sft_screen, &reward_screen, &tune_screen, NULL
 };
 
 static const struct screen_ops *
@@ -201,7 +201,7 @@ tui_screen_for_command(const char *cmd)
     static const char *const map[][2] = {
         { "corpus", "corpus" }, { "tokenizer", "tokenizer" },
         { "model", "pretrain" }, { "pretrain", "pretrain" }, { "chat", "chat" },
-        { "sft", "sft" }, { "demos", "sft" }, { "reward", "reward" }, { "tune", "stage" },
+        { "sft", "sft" }, { "demos", "sft" }, { "reward", "reward" }, { "tune", "tune" },
         { "rank", "rank" },
         { NULL, NULL }
     };

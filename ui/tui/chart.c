@@ -263,7 +263,10 @@ chart_render(struct chart_grid *g, const struct chart_opts *o,
         double span = xmax - xmin;
         chart_format_number(lo, sizeof lo, xmin, span);
         chart_format_number(hi, sizeof hi, xmax, span);
-        chart_format_number(mid, sizeof mid, xmin + span / 2, span / 2);
+        double xmid = xmin + span / 2;
+        if (xmin == floor(xmin) && xmax == floor(xmax))
+            xmid = floor(xmid);             /* steps: a whole one */
+        chart_format_number(mid, sizeof mid, xmid, span / 2);
         int lhi = (int)strlen(hi), llo = (int)strlen(lo), lmid = (int)strlen(mid);
         put_text(g, H - 1, x0, lo);
         if (x0 + llo < W - lhi)

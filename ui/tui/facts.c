@@ -100,7 +100,7 @@ facts_read(const char *dir, struct stage_fact out[STAGE_COUNT])
         { "Demonstrations & SFT", "sft", "sft" },
         { "Rank", "rank", "rank" },
         { "Reward", "reward", "reward" },
-        { "Tune", "stage", "tune" },
+        { "Tune", "tune", "tune" },
         { "Chat", "chat", "chat" },
     };
     for (int i = 0; i < STAGE_COUNT; i++) {
@@ -259,7 +259,7 @@ facts_read(const char *dir, struct stage_fact out[STAGE_COUNT])
     } else {
         ckpt_meta_init(&meta);
         if (checkpoint_fact(&ws, "tuned", &meta)) {
-            double win = last_logged(ws.root, "tune", NULL, "win_rate");
+            double win = last_logged(ws.root, "eval", "tune_eval", "win_rm");
             f->state = STAGE_DONE;
             if (isfinite(win))
                 snprintf(f->facts, sizeof f->facts, "win rate %.0f%% over the reference "

@@ -19,6 +19,7 @@ extern const struct screen_ops chat_screen;      /* screen_chat.c */
 extern const struct screen_ops rank_screen;      /* screen_rank.c */
 extern const struct screen_ops sft_screen;       /* screen_sft.c */
 extern const struct screen_ops reward_screen;    /* screen_reward.c */
+extern const struct screen_ops tune_screen;      /* screen_tune.c */
 
 /* Run fn on the worker for scr (a session). */
 int tui_run_fn(struct tui *t, struct screen *scr, worker_fn fn, void *arg);
