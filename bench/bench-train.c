@@ -18,6 +18,7 @@
  *   bench-train profile L NH C V T B TSEQ STEPS
  *       like train, with the per-kind timers of `pretrain profile=true`.
  *
+ * BENCH_PRECISION=bf16 makes the model's products bf16 (gpt_set_precision).
  * Threads as in ui/main.c: kernels_set_threads(OMP_NUM_THREADS or all
  * CPUs).  OpenBLAS reads OPENBLAS_CORETYPE when it loads, so on CPUs
  * Debian's build does not know, launch this with OPENBLAS_CORETYPE=SkylakeX
@@ -213,6 +214,13 @@ make_model(struct gpt *m, const int *v, int B, int T)
     struct gr_rng rng;
     rng_seed(&rng, 1);
     gpt_init_weights(m, &rng);
+    /* BENCH_PRECISION=bf16: bf16 matrix products (precision=bf16) */
+    const char *prec = getenv("BENCH_PRECISION");
+    if (prec && !strcmp(prec, "bf16") &&
+        gpt_set_precision(m, GPT_BF16, &err) != GR_OK) {
+        fprintf(stderr, "bench-train: %s\n", err.msg);
+        return -1;
+    }
     return 0;
 }
 
@@ -260,6 +268,7 @@ run_train(const int *v, int B, int T, int steps, int warmup, int profile)
     double fpt = 6.0 * (double)m.nparams + 12.0 * m.cfg.L * m.cfg.C * T;
     printf("CORE %s\n", kernels_blas_core());
     printf("THREADS %d\n", kernels_threads());
+    printf("PRECISION %s\n", m.precision == GPT_BF16 ? "bf16" : "fp32");
     printf("PARAMS %zu\n", m.nparams);
     print_times("STEP_S", t, steps);
     printf("TOK_S %.1f\n", (double)n / med);

@@ -146,7 +146,17 @@ EOF
         ratio "train_${name}_vs_llmc" "$g_tok" "$l_tok"
         ratio "mem_train_${name}_vs_llmc" "$l_rss" "$g_rss"
     fi
+    # precision=bf16 (garage only; not part of the fp32 comparison)
+    b_tok=""
+    if [ "$name" != 124M ] &&
+        BENCH_PRECISION=bf16 "$BT" train $args "$steps" 2 > "$tmp/b.$name" 2>/dev/null; then
+        bs=$(grep '^STEP_S ' "$tmp/b.$name" | cut -d' ' -f2- | median)
+        b_tok=$(calc "$n / $bs")
+        echo "train $name garage precision=bf16: $b_tok tok/s ($(calc "$b_tok / $g_tok")x fp32), peak RSS $(key "$tmp/b.$name" PEAK_RSS_MIB) MiB"
+        echo "SPEEDUP train_${name}_bf16_vs_fp32 $(calc "$b_tok / $g_tok")"
+    fi
     row "| train $name tok/s | $g_tok | $t_tok | $l_tok |"
+    [ -n "$b_tok" ] && row "| train $name tok/s, precision=bf16 | $b_tok | | |"
     row "| train $name model GFLOP/s | $g_fl | $t_fl | |"
     row "| train $name peak RSS MiB | $g_rss | $t_rss | $l_rss |"
 done

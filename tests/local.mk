@@ -156,3 +156,7 @@ EXTRA_DIST += tests/cli-docs.sh
 # profile (pretrain profile=true)
 TESTS += tests/cli-profile.sh
 EXTRA_DIST += tests/cli-profile.sh
+# bf16 (precision=bf16 products; skipped without oneDNN)
+check_PROGRAMS += tests/test-bf16
+TESTS += tests/test-bf16
+tests_test_bf16_LDADD = $(ENGINE_LIBS)

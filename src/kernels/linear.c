@@ -146,3 +146,35 @@ linear_backward(float *dinp, float *dw, float *db, const float *dout,
         bias_backward(db, dout, N, OC);
     prof_end(PROF_MATMUL);
 }
+
+void
+linear_forward_bf16(float *out, const float *res, const float *inp,
+                    gr_bf16 *inp16, const gr_bf16 *w16, const float *b,
+                    int N, int C, int OC)
+{
+    prof_begin(PROF_MATMUL);
+    if (inp)
+        bf16_from_f32(inp16, inp, (size_t)N * C);
+    init_out(out, res, b, N, OC);
+    bf16_gemm(CblasNoTrans, CblasTrans, N, OC, C, inp16, C, w16, C, 1.0f,
+              out, OC);
+    prof_end(PROF_MATMUL);
+}
+
+void
+linear_backward_bf16(float *dinp, float *dw, float *db, const float *dout,
+                     gr_bf16 *dout16, const gr_bf16 *inp16,
+                     const gr_bf16 *w16, int N, int C, int OC)
+{
+    prof_begin(PROF_MATMUL);
+    bf16_from_f32(dout16, dout, (size_t)N * OC);
+    if (dinp)       /* dinp (N,C) = dout (N,OC) . w (OC,C) */
+        bf16_gemm(CblasNoTrans, CblasNoTrans, N, C, OC, dout16, OC, w16, C,
+                  0.0f, dinp, C);
+    if (dw)         /* dw (OC,C) += dout^T (OC,N) . inp (N,C) */
+        bf16_gemm(CblasTrans, CblasNoTrans, OC, C, N, dout16, OC, inp16, C,
+                  1.0f, dw, C);
+    if (db)
+        bias_backward(db, dout, N, OC);
+    prof_end(PROF_MATMUL);
+}

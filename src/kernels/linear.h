@@ -2,6 +2,8 @@
 #ifndef GR_KERNELS_LINEAR_H
 #define GR_KERNELS_LINEAR_H
 
+#include "kernels/bf16.h"
+
 /* out (N,OC) = inp (N,C) . w^T (OC,C) + b (OC, may be NULL). */
 void linear_forward(float *out, const float *inp, const float *w,
                     const float *b, int N, int C, int OC);
@@ -17,6 +19,22 @@ void linear_forward_add(float *out, const float *res, const float *inp,
 void linear_backward(float *dinp, float *dw, float *db, const float *dout,
                      const float *inp, const float *w, int N, int C, int OC,
                      int dinp_acc);
+
+/* bf16 products (kernels/bf16.h; only when bf16_available()).
+ * out (N,OC) = [res (N,OC) +] inp . w^T + b, with inp16 (N,C) the bf16
+ * copy of inp (N,C): filled here from inp, or, when inp is NULL, given.
+ * w16 (OC,C) is bf16; res and b may be NULL; out may be res. */
+void linear_forward_bf16(float *out, const float *res, const float *inp,
+                         gr_bf16 *inp16, const gr_bf16 *w16, const float *b,
+                         int N, int C, int OC);
+
+/* Backward of linear_forward_bf16: as linear_backward, with the products
+ * in bf16.  dout16 (N,OC) is scratch (it receives dout in bf16); inp16
+ * and w16 as in the forward.  dinp (N,C) is overwritten. */
+void linear_backward_bf16(float *dinp, float *dw, float *db,
+                          const float *dout, gr_bf16 *dout16,
+                          const gr_bf16 *inp16, const gr_bf16 *w16,
+                          int N, int C, int OC);
 
 /* db (OC) += column sums of dout (N,OC). */
 void bias_backward(float *db, const float *dout, int N, int OC);

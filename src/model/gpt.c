@@ -7,6 +7,7 @@
 #include "base/xalloc.h"
 #include "kernels/act.h"
 #include "kernels/attention.h"
+#include "kernels/bf16.h"
 #include "kernels/linear.h"
 #include "kernels/loss.h"
 #include "kernels/norm.h"
@@ -171,6 +172,8 @@ gpt_release(struct gpt *m)
     gr_aligned_free(m->adam_m);
     gr_aligned_free(m->adam_v);
     gr_aligned_free(m->acts_mem);
+    gr_aligned_free(m->params16);
+    gr_aligned_free(m->acts16);
     memset(m, 0, sizeof *m);
 }
 
@@ -211,6 +214,72 @@ acts_layout(const struct gpt_config *cfg, int B, int T, struct gpt_acts *a,
     return off + 2 * nint;
 }
 
+/* The bf16 activations for (B,T) from base (NULL: only count); returns
+ * the number of bf16 values. */
+static size_t
+acts16_layout(const struct gpt_config *cfg, int B, int T, struct gpt_acts *a,
+              uint16_t *base)
+{
+    size_t L = cfg->L, C = cfg->C, V = cfg->V, BT = (size_t)B * T;
+    size_t wide = 4 * C > V ? 4 * C : V;
+    struct { uint16_t **p; size_t n; } v[] = {
+        { &a->ln1_16, L * BT * C }, { &a->atty16, L * BT * C },
+        { &a->ln2_16, L * BT * C }, { &a->gel16, L * BT * 4 * C },
+        { &a->lnf16, BT * C }, { &a->d16, BT * wide },
+    };
+    size_t off = 0;
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        if (base)
+            *v[i].p = base + off;
+        off += (v[i].n + 31) & ~(size_t)31;
+    }
+    return off;
+}
+
+/* (Re)allocate acts16 for the allocated (B,T). */
+static enum gr_status
+alloc_acts16(struct gpt *m, struct gr_error *err)
+{
+    struct gpt_acts a;
+    size_t n = acts16_layout(&m->cfg, m->B, m->T, &a, NULL);
+    uint16_t *mem = gr_aligned_alloc(n * sizeof *mem);
+    if (!mem)
+        return gr_fail(err, GR_ENOMEM, "cannot allocate %zu MiB of bf16 "
+                       "activations", n * sizeof *mem >> 20);
+    gr_aligned_free(m->acts16);
+    m->acts16 = mem;
+    return GR_OK;
+}
+
+enum gr_status
+gpt_set_precision(struct gpt *m, enum gpt_precision p, struct gr_error *err)
+{
+    if (p == GPT_FP32) {
+        gr_aligned_free(m->params16);
+        gr_aligned_free(m->acts16);
+        m->params16 = m->acts16 = NULL;
+        m->precision = GPT_FP32;
+        return GR_OK;
+    }
+    const char *why;
+    if (!bf16_available(&why))
+        return gr_fail(err, GR_EINPUT, "precision bf16 is not available: %s",
+                       why);
+    if (!m->params16) {
+        m->params16 = gr_aligned_alloc(m->nparams * sizeof *m->params16);
+        if (!m->params16)
+            return gr_fail(err, GR_ENOMEM, "cannot allocate %zu MiB for "
+                           "bf16 weights", m->nparams * 2 >> 20);
+    }
+    if (m->acts_mem && !m->acts16) {
+        enum gr_status rc = alloc_acts16(m, err);
+        if (rc != GR_OK)
+            return rc;
+    }
+    m->precision = GPT_BF16;
+    return GR_OK;
+}
+
 enum gr_status
 gpt_alloc_acts(struct gpt *m, int B, int T, struct gr_error *err)
 {
@@ -237,7 +306,41 @@ gpt_alloc_acts(struct gpt *m, int B, int T, struct gr_error *err)
     m->cur_B = m->cur_T = 0;
     m->has_targets = 0;
     m->losses = NULL;
+    if (m->precision == GPT_BF16)
+        return alloc_acts16(m, err);
     return GR_OK;
+}
+
+/* The model's linear layers, in its precision.  Weights by offset into
+ * the flat buffers, so that the bf16 copy and the gradient are found at
+ * the same place.  out (N,OC) = [res +] inp (N,C) . w^T + b; inp16 (N,C)
+ * receives inp in bf16 (GPT_BF16) for the backward. */
+static void
+lin_forward(struct gpt *m, float *out, const float *res, const float *inp,
+            uint16_t *inp16, const float *w, const float *b, int N, int C,
+            int OC)
+{
+    if (m->precision == GPT_BF16)
+        linear_forward_bf16(out, res, inp, inp16,
+                            m->params16 + (w - m->params), b, N, C, OC);
+    else if (res)
+        linear_forward_add(out, res, inp, w, b, N, C, OC);
+    else
+        linear_forward(out, inp, w, b, N, C, OC);
+}
+
+/* dinp (N,C) = dout (N,OC) . w;  dw += dout^T . inp;  db += sum dout. */
+static void
+lin_backward(struct gpt *m, float *dinp, const float *w, float *db,
+             const float *dout, const float *inp, const uint16_t *inp16,
+             int N, int C, int OC)
+{
+    size_t o = (size_t)(w - m->params);
+    if (m->precision == GPT_BF16)
+        linear_backward_bf16(dinp, m->grads + o, db, dout, m->a.d16, inp16,
+                             m->params16 + o, N, C, OC);
+    else
+        linear_backward(dinp, m->grads + o, db, dout, inp, w, N, C, OC, 0);
 }
 
 /* Pointers to layer l's slice of a (L,...) activation of `width` per row. */
@@ -251,6 +354,13 @@ gpt_forward_trunk(struct gpt *m, const int32_t *inputs, int B, int T,
     const struct gpt_config *cfg = &m->cfg;
     struct gpt_acts *a = &m->a;
     acts_layout(cfg, B, T, a, m->acts_mem);
+    int bf16 = m->precision == GPT_BF16;
+    if (bf16) {
+        acts16_layout(cfg, B, T, a, m->acts16);
+        prof_begin(PROF_MATMUL);
+        bf16_from_f32(m->params16, m->params, m->nparams);
+        prof_end(PROF_MATMUL);
+    }
     int L = cfg->L, C = cfg->C, NH = cfg->NH, N = B * T;
     size_t NC = (size_t)N * C, att_n = (size_t)B * NH * T * T;
     for (int i = 0; i < N; i++) {
@@ -274,23 +384,31 @@ gpt_forward_trunk(struct gpt *m, const int32_t *inputs, int B, int T,
         float *gel = LAYER(a->fch_gelu, l, 4 * NC);
         float *res3 = LAYER(a->res3, l, NC);
         size_t c = (size_t)l * C;
+        uint16_t *ln1_16 = NULL, *atty16 = NULL, *ln2_16 = NULL;
+        uint16_t *gel16 = NULL;
+        if (bf16) {
+            ln1_16 = LAYER(a->ln1_16, l, NC);
+            atty16 = LAYER(a->atty16, l, NC);
+            ln2_16 = LAYER(a->ln2_16, l, NC);
+            gel16 = LAYER(a->gel16, l, 4 * NC);
+        }
 
         layernorm_forward(ln1, a->ln1_mean + (size_t)l * N,
                           a->ln1_rstd + (size_t)l * N, res, p->ln1w + c,
                           p->ln1b + c, N, C);
-        linear_forward(qkv, ln1, p->qkvw + 3 * c * C, p->qkvb + 3 * c,
-                       N, C, 3 * C);
+        lin_forward(m, qkv, NULL, ln1, ln1_16, p->qkvw + 3 * c * C,
+                    p->qkvb + 3 * c, N, C, 3 * C);
         attention_forward(atty, att, qkv, B, T, C, NH, causal);
-        linear_forward_add(res2, res, atty, p->attprojw + c * C,
-                           p->attprojb + c, N, C, C);
+        lin_forward(m, res2, res, atty, atty16, p->attprojw + c * C,
+                    p->attprojb + c, N, C, C);
         layernorm_forward(ln2, a->ln2_mean + (size_t)l * N,
                           a->ln2_rstd + (size_t)l * N, res2, p->ln2w + c,
                           p->ln2b + c, N, C);
-        linear_forward(fch, ln2, p->fcw + 4 * c * C, p->fcb + 4 * c,
-                       N, C, 4 * C);
+        lin_forward(m, fch, NULL, ln2, ln2_16, p->fcw + 4 * c * C,
+                    p->fcb + 4 * c, N, C, 4 * C);
         gelu_forward(gel, fch, 4 * NC);
-        linear_forward_add(res3, res2, gel, p->fcprojw + 4 * c * C,
-                           p->fcprojb + c, N, 4 * C, C);
+        lin_forward(m, res3, res2, gel, gel16, p->fcprojw + 4 * c * C,
+                    p->fcprojb + c, N, 4 * C, C);
     }
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd,
                       LAYER(a->res3, L - 1, NC), p->lnfw, p->lnfb, N, C);
@@ -303,7 +421,8 @@ gpt_forward(struct gpt *m, const int32_t *inputs, const int32_t *targets,
     gpt_forward_trunk(m, inputs, B, T, causal);
     struct gpt_acts *a = &m->a;
     int N = B * T, C = m->cfg.C, V = m->cfg.V;
-    linear_forward(a->logits, a->lnf, m->p.wte, NULL, N, C, V);
+    lin_forward(m, a->logits, NULL, a->lnf, a->lnf16, m->p.wte, NULL, N, C,
+                V);
     if (!targets) {
         memset(a->losses, 0, (size_t)N * sizeof *a->losses);
         m->nvalid = 0;
@@ -358,23 +477,31 @@ trunk_backward(struct gpt *m, const float *dlnf)
         const float *fch = LAYER(a->fch, l, 4 * NC);
         const float *gel = LAYER(a->fch_gelu, l, 4 * NC);
         size_t c = (size_t)l * C;
+        const uint16_t *ln1_16 = NULL, *atty16 = NULL, *ln2_16 = NULL;
+        const uint16_t *gel16 = NULL;
+        if (m->precision == GPT_BF16) {
+            ln1_16 = LAYER(a->ln1_16, l, NC);
+            atty16 = LAYER(a->atty16, l, NC);
+            ln2_16 = LAYER(a->ln2_16, l, NC);
+            gel16 = LAYER(a->gel16, l, 4 * NC);
+        }
 
         /* MLP: dres holds d(res3), which is also d(res2) via the skip. */
-        linear_backward(dbig, g->fcprojw + 4 * c * C, g->fcprojb + c, dres,
-                        gel, p->fcprojw + 4 * c * C, N, 4 * C, C, 0);
+        lin_backward(m, dbig, p->fcprojw + 4 * c * C, g->fcprojb + c, dres,
+                     gel, gel16, N, 4 * C, C);
         gelu_backward(dbig, fch, dbig, 4 * NC);
-        linear_backward(dln, g->fcw + 4 * c * C, g->fcb + 4 * c, dbig, ln2,
-                        p->fcw + 4 * c * C, N, C, 4 * C, 0);
+        lin_backward(m, dln, p->fcw + 4 * c * C, g->fcb + 4 * c, dbig, ln2,
+                     ln2_16, N, C, 4 * C);
         layernorm_backward(dres, g->ln2w + c, g->ln2b + c, dln, res2,
                            p->ln2w + c, a->ln2_mean + (size_t)l * N,
                            a->ln2_rstd + (size_t)l * N, N, C);
         /* Attention: dln is d(atty), dbig d(qkv). */
-        linear_backward(dln, g->attprojw + c * C, g->attprojb + c, dres, atty,
-                        p->attprojw + c * C, N, C, C, 0);
+        lin_backward(m, dln, p->attprojw + c * C, g->attprojb + c, dres,
+                     atty, atty16, N, C, C);
         attention_backward(dbig, a->datt, dln, qkv, att, B, T, C, NH,
                            m->causal);
-        linear_backward(dln, g->qkvw + 3 * c * C, g->qkvb + 3 * c, dbig, ln1,
-                        p->qkvw + 3 * c * C, N, C, 3 * C, 0);
+        lin_backward(m, dln, p->qkvw + 3 * c * C, g->qkvb + 3 * c, dbig,
+                     ln1, ln1_16, N, C, 3 * C);
         layernorm_backward(dres, g->ln1w + c, g->ln1b + c, dln, res,
                            p->ln1w + c, a->ln1_mean + (size_t)l * N,
                            a->ln1_rstd + (size_t)l * N, N, C);
@@ -391,8 +518,8 @@ backward_from_dlosses(struct gpt *m)
     crossentropy_backward(a->logits, a->logits, a->lse, a->targets,
                           a->dlosses, N, V);
     /* Tied head: logits = lnf . wte^T */
-    linear_backward(a->dln, m->g.wte, NULL, a->logits, a->lnf, m->p.wte,
-                    N, C, V, 0);
+    lin_backward(m, a->dln, m->p.wte, NULL, a->logits, a->lnf, a->lnf16,
+                 N, C, V);
     m->has_targets = 0;     /* the logits are gone */
     trunk_backward(m, a->dln);
 }

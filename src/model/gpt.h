@@ -81,6 +81,19 @@ struct gpt_acts {
     float *dbig;                     /* (B,T,4C) */
     float *datt;                     /* (B,NH,T,T) */
     int32_t *inputs, *targets;       /* (B,T) copies of the last forward's */
+    /* GPT_BF16 only: bf16 copies of the matrix products' inputs, kept for
+     * the weight gradients, and scratch; views into gpt.acts16. */
+    uint16_t *ln1_16, *atty16, *ln2_16; /* (L,B,T,C) */
+    uint16_t *gel16;                 /* (L,B,T,4C) */
+    uint16_t *lnf16;                 /* (B,T,C) */
+    uint16_t *d16;                   /* (B,T,max(4C,V)) a d-output in bf16 */
+};
+
+/* Precision of the matrix products.  Weights, gradients, optimizer state
+ * and every other layer stay float32 either way. */
+enum gpt_precision {
+    GPT_FP32,       /* sgemm (the default) */
+    GPT_BF16,       /* bf16 inputs, float32 sums and results (oneDNN) */
 };
 
 struct gpt {
@@ -98,6 +111,10 @@ struct gpt {
     float *losses;                  /* (B,T) of the last forward; = a.losses */
     int cur_B, cur_T, causal, has_targets;
     int nvalid;                     /* non-ignored targets, last forward */
+    int precision;                  /* enum gpt_precision (gpt_set_precision) */
+    uint16_t *params16;             /* GPT_BF16: (nparams) bf16 copy of params,
+                                       refreshed by each forward */
+    uint16_t *acts16;               /* GPT_BF16: block of the bf16 acts */
 };
 
 /* Check cfg (ranges, C % NH == 0) and allocate params, grads, AdamW m and
@@ -133,6 +150,13 @@ int gpt_param_is_matrix(const struct gpt_config *cfg, size_t i);
  * only when (B,T) is bigger than what is allocated. */
 enum gr_status gpt_alloc_acts(struct gpt *m, int B, int T,
                               struct gr_error *err);
+
+/* Use GPT_FP32 or GPT_BF16 matrix products from the next forward on
+ * (GPT_BF16 allocates bf16 copies of the weights and of some activations).
+ * GR_EINPUT naming the reason when bf16 products are not available
+ * (no oneDNN at build time, or no bf16 units in this CPU). */
+enum gr_status gpt_set_precision(struct gpt *m, enum gpt_precision p,
+                                 struct gr_error *err);
 
 /* Forward pass over inputs (B,T) (tokens in [0,V)); B and T at most the
  * allocated shape.  targets (B,T) may be NULL; a target of -1 is ignored.
