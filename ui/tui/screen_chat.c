@@ -326,6 +326,8 @@ chat_metric(struct screen *scr, const struct gr_metric *m)
         }
         if (m->text[0])
             add_turn(s, ROLE_NOTE, m->text);
+        else if (!s->nturns || s->turns[s->nturns - 1].role != ROLE_MODEL)
+            add_turn(s, ROLE_MODEL, "(nothing: the model ended its answer at once)");
         double tok = metric_get(m, "tokens", 0), sec = metric_get(m, "seconds", 0);
         size_t k = (size_t)snprintf(s->info, sizeof s->info, "%.0f tokens, %.1f s (%.0f tok/s)",
                                     tok, sec, sec > 0 ? tok / sec : 0);
