@@ -153,6 +153,13 @@ EXTRA_DIST += tests/cli-repl.sh \
 # repl: what is generated from the registry (man pages, bash completion)
 TESTS += tests/cli-docs.sh
 EXTRA_DIST += tests/cli-docs.sh
+# tune
+check_PROGRAMS += tests/test-tune
+TESTS += tests/test-tune tests/cli-tune.sh tests/cli-tune-bar.sh
+tests_test_tune_LDADD = $(ENGINE_LIBS)
+EXTRA_DIST += tests/tune-lib.sh tests/cli-tune.sh tests/cli-tune-bar.sh \
+	tests/data/tune/corpus.txt tests/data/tune/demos.jsonl \
+	tests/data/tune/prompts.txt tests/data/tune/prompts-eval.txt
 # profile (pretrain profile=true)
 TESTS += tests/cli-profile.sh
 EXTRA_DIST += tests/cli-profile.sh

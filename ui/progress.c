@@ -165,6 +165,28 @@ on_reward(struct progress *p, const struct gr_metric *m)
     show(p, line, steps > 0 && step >= steps);
 }
 
+/* tune: a PPO iteration, and rows of its table of sample answers. */
+static void
+on_tune(struct progress *p, const struct gr_metric *m)
+{
+    double it = metric_get(m, "iter", 0), its = metric_get(m, "iters", 0);
+    double ts = metric_get(m, "t_sample", 0), tc = metric_get(m, "t_score", 0);
+    double tu = metric_get(m, "t_update", 0), tt = ts + tc + tu;
+    char b[32], e[32], line[512];
+    bar(b, 16, its > 0 ? it / its : 0);
+    fmt_duration(e, sizeof e, metric_get(m, "eta", NAN));
+    snprintf(line, sizeof line,
+             "tune     [%s] iter %.0f/%.0f  reward %+.3f  KL %.3f  beta %.3g  entropy %.2f  "
+             "len %.1f  end %.0f%%  clip %.2f  time %.0f/%.0f/%.0f%% sample/score/update  "
+             "%.0f tok/s  ETA %s", b, it, its, metric_get(m, "reward", NAN),
+             metric_get(m, "kl", NAN), metric_get(m, "kl_coef", NAN),
+             metric_get(m, "entropy", NAN), metric_get(m, "answer_len", NAN),
+             100 * metric_get(m, "ended", NAN), metric_get(m, "clip_frac", NAN),
+             tt > 0 ? 100 * ts / tt : 0, tt > 0 ? 100 * tc / tt : 0,
+             tt > 0 ? 100 * tu / tt : 0, metric_get(m, "tok_s", 0), e);
+    show(p, line, its > 0 && it >= its);
+}
+
 void
 progress_on_metric(void *ctx, const struct gr_metric *m)
 {
@@ -189,6 +211,18 @@ progress_on_metric(void *ctx, const struct gr_metric *m)
                     "margin %.3f\n", metric_get(m, "step", 0),
                     100 * metric_get(m, "train_acc", NAN),
                     100 * metric_get(m, "heldout_acc", NAN), metric_get(m, "margin", NAN));
+        p->last_plain = 0;
+    } else if (!strcmp(m->kind, "tune")) {           /* tune */
+        if (!p->quiet)
+            on_tune(p, m);
+    } else if (!strcmp(m->kind, "tune_sample")) {
+        if (p->line_open) {
+            fputs("\r\033[K", p->f);
+            p->line_open = 0;
+        }
+        if (!p->quiet)
+            fprintf(p->f, "  iter %.0f  reward %+.3f  %s\n", metric_get(m, "iter", 0),
+                    metric_get(m, "reward", NAN), m->text);
         p->last_plain = 0;
     } else if (!strcmp(m->kind, "eval")) {
         if (p->line_open) {

@@ -186,6 +186,67 @@ static const struct gr_option reward_opts[] = {
     { NULL }
 };
 
+/* tune: reward-guided fine-tuning (PPO) and its evaluation */
+#define TUNE_RULE_OPTS \
+    { "prefer", OPT_STRINGS, NULL, NOR, NULL, "rule: +1 for each of these words an answer contains (as for rank labeler=rule)" }, \
+    { "avoid", OPT_STRINGS, NULL, NOR, NULL, "rule: -1 for each of these words an answer contains" }, \
+    { "must_contain", OPT_STRINGS, NULL, NOR, NULL, "rule: -100 for each of these words an answer lacks" }, \
+    { "target_length", OPT_INT, "0", 0, 1000000, NULL, "rule: up to -1 for an answer's distance from this many characters (0: off)" }
+static const struct gr_option tune_opts[] = {
+    { "steps", OPT_INT, "100", 1, 10000000, NULL, "PPO iterations (in total, when resuming); each samples batch answers" },
+    { "prompts", OPT_PATH, NULL, NOR, NULL, "file of prompts to answer, as for rank (default: the installed prompts.txt)" },
+    { "batch", OPT_INT, "16", 1, 1024, NULL, "answers sampled per iteration (one per prompt)" },
+    { "minibatch", OPT_INT, "4", 1, 1024, NULL, "answers per gradient step" },
+    { "ppo_epochs", OPT_INT, "4", 1, 100, NULL, "passes over each iteration's answers" },
+    { "lr", OPT_FLOAT, "1e-5", 0, 1, NULL, "learning rate (constant)" },
+    { "kl_coef", OPT_FLOAT, "0.05", 0, 100, NULL, "initial coefficient of the per-token KL penalty to the reference" },
+    { "target_kl", OPT_FLOAT, "6", 0, 1000, NULL, "KL per answer (nats) the adaptive controller steers towards (0: keep kl_coef fixed)" },
+    { "kl_horizon", OPT_FLOAT, "1000", 1, 1e9, NULL, "answers over which the controller may change kl_coef by about 20%" },
+    { "kl_bound", OPT_FLOAT, "12", 0, 1e6, NULL, "warn when the KL per answer goes above this (0: never)" },
+    { "kl_stop", OPT_FLOAT, "60", 0, 1e6, NULL, "stop when the KL per answer goes above this, keeping the last good checkpoint (0: never)" },
+    { "clip", OPT_FLOAT, "0.2", 0, 10, NULL, "PPO clip range of the probability ratio" },
+    { "value_clip", OPT_FLOAT, "0.2", 0, 1e6, NULL, "clip range of the value change around the old value (0: no clipping)" },
+    { "vf_coef", OPT_FLOAT, "0.1", 0, 100, NULL, "weight of the value loss (the value head shares the policy's trunk)" },
+    { "gamma", OPT_FLOAT, "1.0", 0, 1, NULL, "discount per token" },
+    { "lambda", OPT_FLOAT, "0.95", 0, 1, NULL, "GAE lambda" },
+    { "max_answer_tokens", OPT_INT, "48", 1, 100000, NULL, "longest answer, in tokens (its closing <|end|> included)" },
+    { "temperature", OPT_FLOAT, "1.0", 0.05, 10, NULL, "sampling temperature; the policy optimised is softmax(logits/temperature)" },
+    { "cutoff_penalty", OPT_FLOAT, "1.0", 0, 100, NULL, "subtracted from the reward of an answer cut off at max_answer_tokens without <|end|>" },
+    { "ptx_coef", OPT_FLOAT, "0", 0, 1000, NULL, "PPO-ptx: weight of the next-token loss on corpus text added to each update, to keep the language model (0: off)" },
+    { "ptx_batch", OPT_INT, "4", 1, 1024, NULL, "PPO-ptx: context-long windows of the corpus per update" },
+    { "grad_clip", OPT_FLOAT, "1.0", 0, 1e6, NULL, "clip the global gradient norm to this (0: off)" },
+    { "weight_decay", OPT_FLOAT, "0.0", 0, 10, NULL, "AdamW weight decay, on matrices only" },
+    { "save_every", OPT_INT, "10", 0, 10000000, NULL, "iterations between checkpoints (0: only at the end)" },
+    { "show_every", OPT_INT, "10", 1, 10000000, NULL, "iterations between rows of the table of sample answers" },
+    { "show", OPT_INT, "3", 0, 1024, NULL, "sample answers per row of that table (0: none)" },
+    { "checkpoint", OPT_PATH, NULL, NOR, NULL, "model to start from, also the frozen reference (default: the newest sft, else base)" },
+    { "reward", OPT_PATH, NULL, NOR, NULL, "reward model (default: the newest reward checkpoint)" },
+    { "resume", OPT_BOOL, "false", NOR, NULL, "continue the newest tuned checkpoint: policy, value head, optimizer, KL controller, prompt position" },
+    { "replace", OPT_BOOL, "false", NOR, NULL, "delete the existing tuned checkpoints and start over" },
+    { "stop_at", OPT_INT, NULL, 1, 10000000, NULL, "stop at this iteration with a checkpoint, as if interrupted (resume later)" },
+    { "seed", OPT_INT, NULL, 0, 2147483647, NULL, "seed for the sampling, the shuffles and the prompt order (default: the workspace's)" },
+    TUNE_RULE_OPTS,
+    { NULL }
+};
+
+static const struct gr_option eval_opts[] = {
+    { "prompts", OPT_PATH, NULL, NOR, NULL, "held-out prompts (default: the installed prompts-eval.txt)" },
+    { "against", OPT_PATH, NULL, NOR, NULL, "reference checkpoint (default: the one the tuned model was tuned against)" },
+    { "checkpoint", OPT_PATH, NULL, NOR, NULL, "tuned checkpoint (default: the newest)" },
+    { "reward", OPT_PATH, NULL, NOR, NULL, "reward model that judges (default: the newest)" },
+    { "count", OPT_INT, "0", 0, 1000000000, NULL, "use the first COUNT prompts (0: all)" },
+    { "max_answer_tokens", OPT_INT, "48", 1, 100000, NULL, "longest answer, in tokens" },
+    { "temperature", OPT_FLOAT, "1.0", 0.05, 10, NULL, "sampling temperature of both models" },
+    { "batch", OPT_INT, "16", 1, 1024, NULL, "prompts answered at once" },
+    { "seed", OPT_INT, NULL, 0, 2147483647, NULL, "seed of the answers, the same for both models (default: the workspace's)" },
+    { "show", OPT_INT, "3", 0, 1000000, NULL, "print the answers of both models to this many prompts" },
+    { "bpb", OPT_BOOL, "true", NOR, NULL, "also measure bits per byte of both on the corpus's held-out split" },
+    { "bpb_windows", OPT_INT, "64", 1, 1000000, NULL, "context-long windows of the held-out split for bits per byte" },
+    { "kl_bound", OPT_FLOAT, NULL, 0, 1e6, NULL, "warn when the KL to the reference is above this" },
+    TUNE_RULE_OPTS,
+    { NULL }
+};
+
 static const struct gr_option info_opts[] = {
     { "checkpoint", OPT_PATH, NULL, NOR, NULL, "checkpoint file to describe" },
     { NULL }
@@ -304,6 +365,40 @@ const struct gr_command gr_commands[] = {
       "normalised so the ranked model's answers score 0 on average.  'garage reward "
       "score PROMPT ANSWER...' prints the score of each answer; --explain shows them "
       "side by side with probes.", CMD_WORKSPACE, reward_opts, stage_reward },
+    /* tune */
+    { "tune", "fine-tune the model with the reward model (PPO with a KL penalty)", NULL,
+      "Reward-guided fine-tuning as in InstructGPT.  The policy starts from the newest sft "
+      "(else base) checkpoint; a frozen copy of it is the reference.  Each iteration "
+      "samples one answer to each of batch prompts (the prompt file shuffled anew each "
+      "pass, all answers generated together with the key-value cache), scores each "
+      "finished answer with the reward model (an answer cut off at max_answer_tokens "
+      "without <|end|> loses cutoff_penalty), adds a per-token penalty "
+      "kl_coef * (log pi - log pi_ref), computes GAE advantages (gamma, lambda), whitens "
+      "them, and takes ppo_epochs passes over the answers in shuffled minibatches with "
+      "the clipped policy loss, the clipped value loss and gradient clipping.  An "
+      "adaptive controller moves kl_coef towards target_kl.  The value function is a "
+      "linear head on the policy's own trunk, not a second trunk initialised from the "
+      "reward model as in InstructGPT: on a CPU a second trunk would double the update's "
+      "cost and memory, while the head rides on the forward pass the policy needs "
+      "anyway (vf_coef keeps its pull on the trunk small).  Every iteration reports "
+      "reward, KL, entropy, the losses, clip fraction, approximate KL, answer length, "
+      "the share closed with <|end|>, kl_coef, the time spent sampling, scoring and "
+      "updating, and tokens per second; every show_every iterations a few prompts with "
+      "their answers and rewards.  Warnings say when the KL is negative or above "
+      "kl_bound, when the reward rises while the rule (prefer, avoid, must_contain, "
+      "target_length, when given) falls, and when answer length drifts.  A KL above "
+      "kl_stop stops the run and sets aside the checkpoint that caused it.  Checkpoints "
+      "checkpoints/tuned-ITER.ckpt hold the policy, value head, optimizer, RNG, KL "
+      "controller and prompt position: resume=true continues bit for bit.",
+      CMD_WORKSPACE, tune_opts, stage_tune },
+    { "eval", "compare the tuned model with its reference on held-out prompts", NULL,
+      "Both models answer each held-out prompt (same seed).  Prints and logs the mean "
+      "reward of each, the reward model's win rate of the tuned model (ties count half), "
+      "the rule's win rate when a rule is given (prefer, avoid, must_contain, "
+      "target_length: use the ones the rankings were made with), the KL of the tuned "
+      "model to the reference on its answers, answer lengths, the share closed with "
+      "<|end|>, and bits per byte of both on the corpus's held-out split.",
+      CMD_WORKSPACE, eval_opts, stage_eval },
     { "info", "describe a checkpoint: config, parameters, step", "checkpoint", NULL,
       0, info_opts, stage_info },
     { "run", "run a session file (YAML) headless", "file",

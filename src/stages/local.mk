@@ -17,3 +17,5 @@ src_libgarage_a_SOURCES += src/stages/demos.c \
 # reward: ranking, preferences, the reward model
 src_libgarage_a_SOURCES += src/stages/rank.c src/stages/rank.h \
 	src/stages/prefs.c src/stages/reward.c
+# tune: reward-guided fine-tuning and its evaluation
+src_libgarage_a_SOURCES += src/stages/tune.c src/stages/tune.h src/stages/eval.c

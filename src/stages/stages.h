@@ -20,5 +20,8 @@ enum gr_status stage_chat(struct gr_ctx *ctx, const struct gr_args *a, struct gr
 enum gr_status stage_rank(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err);
 enum gr_status stage_prefs(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err);
 enum gr_status stage_reward(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err);
+/* tune: reward-guided fine-tuning and its evaluation */
+enum gr_status stage_tune(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err);
+enum gr_status stage_eval(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err);
 
 #endif
