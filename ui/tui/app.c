@@ -27,6 +27,7 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
+#include "app/complete.h"
 #include "app/job.h"
 #include "app/session.h"
 #include "base/fsio.h"
@@ -517,9 +518,12 @@ enum gr_status
 tui_parse_line(struct tui *t, const char *line, struct gr_args *a,
                struct gr_error *err)
 {
-    char **w;
-    int n = tui_split_words(line, &w);
-    enum gr_status rc = GR_OK;
+    struct complete_words cw;
+    enum gr_status rc = complete_split(line, &cw, err);    /* as the REPL reads it */
+    char **w = cw.argv;
+    int n = cw.argc;
+    if (rc != GR_OK)
+        goto out;
     if (n == 0) {
         rc = gr_fail(err, GR_EUSAGE, "no command given");
         goto out;
@@ -536,9 +540,7 @@ tui_parse_line(struct tui *t, const char *line, struct gr_args *a,
     if ((rc = args_parse_argv(a, n - 1, w + 1, err)) != GR_OK)
         args_release(a);
 out:
-    for (int i = 0; i < n; i++)
-        free(w[i]);
-    free(w);
+    complete_words_release(&cw);
     return rc;
 }
 
@@ -593,34 +595,52 @@ tui_prompt_watch(struct tui *t, void (*watch)(struct input *in, void *arg))
 
 /* ---- the ':' command line ------------------------------------------------ */
 
+/* The REPL's completion (app/complete.h): command names, option names,
+ * their values, paths. */
 static void
 complete_command(struct input *in, void *arg)
 {
-    (void)arg;
-    /* first word: a command; later words: that command's options */
-    const char *sp = strchr(in->buf, ' ');
-    const char *cands[128];
-    size_t n = 0;
-    if (!sp || (size_t)(sp - in->buf) >= in->cur) {
-        for (const struct gr_command *c = gr_commands; c->name && n < 127; c++)
-            cands[n++] = c->name;
-        cands[n] = NULL;
-        input_complete_words(in, cands, " ");
-        return;
+    struct tui *t = arg;
+    static const struct complete_extra extra[] = { { "quit", NULL, 0 }, { NULL, NULL, 0 } };
+    struct complete_result r;
+    complete_line(in->buf, in->cur, tui_workspace(t), extra, &r);
+    if (r.n == 0) {
+        input_set_hint(in, "no completion");
+    } else {
+        size_t pre = strlen(r.items[0]);
+        for (size_t i = 1; i < r.n; i++) {
+            size_t k = 0;
+            while (k < pre && r.items[i][k] == r.items[0][k])
+                k++;
+            pre = k;
+        }
+        char *ext = xstrndup(r.items[0], pre);
+        if (pre >= in->cur - r.start) {
+            /* replace [start, cursor) with the common prefix */
+            char *tail = xstrdup(in->buf + in->cur);
+            in->buf[r.start] = 0;
+            in->len = r.start;
+            in->cur = r.start;
+            input_insert(in, ext);
+            size_t len = strlen(ext);
+            if (r.n == 1 && len && ext[len - 1] != '/' && ext[len - 1] != '=')
+                input_insert(in, " ");
+            size_t cur = in->cur;
+            input_insert(in, tail);
+            in->cur = cur;
+            free(tail);
+        }
+        free(ext);
+        if (r.n > 1) {
+            char hint[512];
+            size_t k = 0;
+            for (size_t i = 0; i < r.n && k + 2 < sizeof hint; i++)
+                k += (size_t)snprintf(hint + k, sizeof hint - k, "%s%s", i ? "  " : "",
+                                      r.items[i]);
+            input_set_hint(in, hint);
+        }
     }
-    char *name = xstrndup(in->buf, (size_t)(sp - in->buf));
-    const struct gr_command *cmd = command_find(name);
-    free(name);
-    if (!cmd)
-        return;
-    char *bufs[64];
-    size_t nb = 0;
-    for (const struct gr_option *o = cmd->opts; o && o->name && nb < 63; o++)
-        cands[nb] = bufs[nb] = xasprintf("%s=", o->name), nb++;
-    cands[nb] = NULL;
-    input_complete_words(in, cands, NULL);
-    for (size_t i = 0; i < nb; i++)
-        free(bufs[i]);
+    complete_result_release(&r);
 }
 
 static void
@@ -1116,7 +1136,7 @@ handle_key(struct tui *t, int key)
         t->help_scroll = (struct scroll){ 0, 0 };
         break;
     case ':':
-        tui_prompt(t, ":", "", complete_command, submit_command, NULL);
+        tui_prompt(t, ":", "", complete_command, submit_command, t);
         break;
     case 'q': case KEY_ESC:
         go_back(t);

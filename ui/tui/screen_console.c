@@ -14,7 +14,18 @@ struct console {
     double frac;                /* progress, or NAN */
     int running;
     enum gr_status rc;
+    struct screen *viewer;      /* the Chat or Rank screen the command needs */
 };
+
+/* ':chat' and ':rank' need a person: the conversation loop and the
+ * labeler, on the Chat and Rank screens opened when they start. */
+static void
+console_prepare(struct gr_ctx *ctx, void *arg)
+{
+    (void)arg;
+    ctx->chat_loop = tui_chat_loop;
+    tui_rank_prepare(ctx);
+}
 
 static const struct key_binding console_keys[] = {
     { 'p', "pause", "Pause or resume the job", NULL },
@@ -32,6 +43,7 @@ start(struct screen *scr)
     textlog_printf(&c->log, "%s$ garage %s\n", c->log.n ? "\n" : "", scr->arg);
     c->line[0] = 0;
     c->frac = NAN;
+    tui_prepare_job(scr->tui, console_prepare, NULL);
     c->running = tui_run_line(scr->tui, scr, scr->arg) == 0;
     if (!c->running)
         textlog_printf(&c->log, "(not started)\n");
@@ -59,6 +71,21 @@ static void
 console_metric(struct screen *scr, const struct gr_metric *m)
 {
     struct console *c = scr->state;
+    if ((!strcmp(m->kind, "chat_ready") || !strcmp(m->kind, "rank_query")) &&
+        !(c->viewer && tui_on_stack(scr->tui, c->viewer))) {
+        c->viewer = tui_push(scr->tui, m->kind[0] == 'c' ? "chat" : "rank", NULL);
+        if (c->viewer) {
+            tui_follow(scr->tui, c->viewer);
+            struct gr_args a;
+            struct gr_error err;
+            if (c->viewer->ops->follow && tui_parse_line(scr->tui, scr->arg, &a, &err) == GR_OK) {
+                c->viewer->ops->follow(c->viewer, &a);  /* the settings typed */
+                args_release(&a);
+            }
+            c->viewer->ops->metric(c->viewer, m);   /* it missed this one */
+        }
+        return;
+    }
     if (!strcmp(m->kind, "note")) {
         textlog_newline(&c->log);
         textlog_printf(&c->log, "%s\n", m->text);
@@ -77,7 +104,7 @@ console_metric(struct screen *scr, const struct gr_metric *m)
     } else if (!strcmp(m->kind, "sample")) {
         textlog_newline(&c->log);
         textlog_printf(&c->log, "sample: %s\n", m->text);
-    } else {
+    } else if (strncmp(m->kind, "chat_", 5) && strncmp(m->kind, "rank_", 5)) {
         double steps = metric_get(m, "steps", NAN);
         double step = metric_get(m, "step", NAN);
         if (isfinite(step) && isfinite(steps) && steps > 0)
