@@ -437,28 +437,44 @@ split_stats(struct rw_run *r, const size_t *idx, size_t n, struct rw_stats *st)
     mean_sd(st->rejected, st->pairs, &st->rejected_mean, &st->rejected_sd);
 }
 
-/* Score everything, set the offset, measure both splits and the probes. */
+/* Training labels an evaluation during training scores (all held-out
+ * labels are); the last evaluation scores every label. */
+#define EVAL_TRAIN_MAX 256
+
 static void
-evaluate(struct rw_run *r)
+add_ref(const struct rw_item *it, double *sum, size_t *n, double *sum_all, size_t *n_all)
+{
+    for (int c = 0; c < it->n; c++) {
+        if (c < it->nref) {
+            *sum += it->raw[c];
+            (*n)++;
+        }
+        *sum_all += it->raw[c];
+        (*n_all)++;
+    }
+}
+
+/* Score the labels, set the offset, measure both splits and the probes.
+ * full: every training label (else at most EVAL_TRAIN_MAX of them, and
+ * the offset is estimated from the answers scored). */
+static void
+evaluate(struct rw_run *r, int full)
 {
     double sum = 0, sum_all = 0;
     size_t n = 0, n_all = 0;
-    for (size_t i = 0; i < r->nitems; i++) {
-        struct rw_item *it = &r->items[i];
-        score_item(r, it);
-        for (int c = 0; c < it->n; c++) {
-            if (c < it->nref) {
-                sum += it->raw[c];
-                n++;
-            }
-            sum_all += it->raw[c];
-            n_all++;
-        }
+    size_t ntr = full || r->ntrain < EVAL_TRAIN_MAX ? r->ntrain : EVAL_TRAIN_MAX;
+    for (size_t i = 0; i < ntr; i++) {
+        score_item(r, &r->items[r->train[i]]);
+        add_ref(&r->items[r->train[i]], &sum, &n, &sum_all, &n_all);
+    }
+    for (size_t i = 0; i < r->nheld; i++) {
+        score_item(r, &r->items[r->held[i]]);
+        add_ref(&r->items[r->held[i]], &sum, &n, &sum_all, &n_all);
     }
     /* The reference model's answers score 0 on average (with only
      * imported labels: all answers). */
     r->offset = n ? (float)(sum / n) : n_all ? (float)(sum_all / n_all) : 0.0f;
-    split_stats(r, r->train, r->ntrain, &r->st_train);
+    split_stats(r, r->train, ntr, &r->st_train);
     split_stats(r, r->held, r->nheld, &r->st_held);
     for (int p = 0; p < NPROBES; p++) {
         const int32_t *seq = r->probe_seq[p];
@@ -815,7 +831,7 @@ train(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
     double t0 = stage_now(), ema = 0;
     long long step = 0;
     int stopped = 0;
-    evaluate(&r);
+    evaluate(&r, 0);
     emit_eval(&r, 0, 0);
     while (step < stop_at) {
         long long in_epoch = step % per_epoch;
@@ -890,18 +906,18 @@ train(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
         int last = step == stop_at;
         if ((o->eval_every > 0 && step % o->eval_every == 0) ||
             (o->eval_every == 0 && step % per_epoch == 0) || last) {
-            evaluate(&r);
+            evaluate(&r, last);
             emit_eval(&r, step, (double)step / per_epoch);
         }
         if ((o->save_every > 0 && step % o->save_every == 0 && !last) ||
             job_take_save(ctx->job)) {
-            evaluate(&r);           /* the offset of these weights */
+            evaluate(&r, 0);        /* the offset of these weights */
             if ((rc = save(&r, step, err)) != GR_OK)
                 goto out;
         }
     }
     if (stopped) {
-        evaluate(&r);
+        evaluate(&r, 1);
         emit_eval(&r, step, (double)step / per_epoch);
     }
     if ((rc = save(&r, step, err)) != GR_OK)
