@@ -18,3 +18,5 @@ share/bash-completion/completions/garage: $(srcdir)/share/bash-completion/garage
 	$(AM_V_GEN)$(MKDIR_P) share/bash-completion/completions && \
 	$(SHELL) $(srcdir)/share/bash-completion/gen-bash.sh ./garage$(EXEEXT) \
 		$(srcdir)/share/bash-completion/garage.in > $@.tmp && mv $@.tmp $@
+# reward: ranking and the reward model on the chatbot model
+dist_sessions_DATA += share/garage/sessions/reward-demo.yaml

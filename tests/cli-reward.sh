@@ -132,4 +132,10 @@ cmp -s back.jsonl some.head || fail "imported pairs do not export as they came i
 expect 0 "$GARAGE" -q -C ws2 reward epochs=1
 has "$out" "Saved"
 
+# The demo session is valid, its word lists included.
+expect 0 "$GARAGE" run "$srcdir/share/garage/sessions/reward-demo.yaml" --dry-run
+has "$out" "4 steps, valid"
+has "$out" "prefer=[you, good] avoid=not max_tokens=48"
+has "$out" "answers=[\"You will like this one"
+
 finish
