@@ -56,6 +56,9 @@ steps:
 EOF
 expect 1 "$GARAGE" run tui.yaml
 has "$err" "tui"
+# and without a terminal, the application itself says what to use instead
+expect 1 "$GARAGE" -C ws tui </dev/null
+has "$err" "needs a terminal"
 
 tm new-session -d -s app -x 80 -y 24 \
     "env LANG=C.UTF-8 TERM=screen '$GARAGE' -C ws tui; echo \"exit status \$?\"; stty -a; sleep 60"

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "app/command.h"
 #include "base/fsio.h"
@@ -18,6 +19,7 @@ struct home {
     struct list list;
     double last;
     int ticks;
+    char stamp[1024];           /* the files the facts were read from */
 };
 
 static const char *const about[STAGE_COUNT] = {
@@ -50,10 +52,34 @@ static const struct key_binding home_keys[] = {
     { 0 }
 };
 
+/* Sizes and times of what the facts come from: reading them again
+ * (shard checksums included) only when one changed keeps the loop fast
+ * on big corpora. */
+static void
+stamp(const char *dir, char *buf, size_t cap)
+{
+    static const char *const files[] = {
+        "garage.yaml", "corpus/docs.idx", "tokenizer.bin", "corpus/train.tok",
+        "checkpoints", "labels/demos.jsonl", "labels/rankings.jsonl", "logs", NULL
+    };
+    size_t n = (size_t)snprintf(buf, cap, "%s", dir ? dir : "-");
+    for (const char *const *f = files; dir && *f && n < cap; f++) {
+        char *p = fs_join(dir, *f);
+        struct stat st;
+        if (stat(p, &st) == 0)
+            n += (size_t)snprintf(buf + n, cap - n, "|%lld.%ld.%lld", (long long)st.st_mtim.tv_sec,
+                                  st.st_mtim.tv_nsec, (long long)st.st_size);
+        else
+            n += (size_t)snprintf(buf + n, cap - n, "|-");
+        free(p);
+    }
+}
+
 static void
 refresh_facts(struct screen *scr)
 {
     struct home *h = scr->state;
+    stamp(tui_workspace(scr->tui), h->stamp, sizeof h->stamp);
     facts_read(tui_workspace(scr->tui), h->st);
 }
 
@@ -83,7 +109,9 @@ static void
 home_tick(struct screen *scr)
 {
     struct home *h = scr->state;
-    if (h->ticks++ % 4 == 0 || !tui_busy(scr->tui))
+    char now[sizeof h->stamp];
+    stamp(tui_workspace(scr->tui), now, sizeof now);
+    if (strcmp(now, h->stamp) != 0)
         refresh_facts(scr);
 }
 
