@@ -182,9 +182,11 @@ steps:
   - sample: { prompt: "the ", count: 1, max_tokens: 8 }
   - corpus: { info: true }
 EOF
-tm kill-session -t app
-tm new-session -d -s app -x 80 -y 24 \
+# (the new session first: a server left without sessions exits)
+tm new-session -d -s app2 -x 80 -y 24 \
     "env LANG=C.UTF-8 TERM=screen '$GARAGE' -C ws run --tui quick.yaml; echo \"exit status \$?\"; sleep 60"
+tm kill-session -t app
+tm rename-session -t app2 app
 wait_for "The session ran every step"
 has "$s" "ok 1. sample"
 has "$s" "ok 2. corpus"
