@@ -50,6 +50,10 @@ expect 2 "$GARAGE" pretrain --stepz 10
 same "$err" "garage: unknown option 'stepz' for 'pretrain' (did you mean 'steps'?)"
 expect 2 "$GARAGE" pretrain steps=many
 same "$err" "garage: 'steps' expects an integer, got 'many'"
+expect 2 "$GARAGE" pretrain steps=3e-3
+same "$err" "garage: 'steps' expects an integer, got '3e-3'"
+expect 2 "$GARAGE" pretrain steps=1.5
+same "$err" "garage: 'steps' expects an integer, got '1.5'"
 expect 2 "$GARAGE" pretrain lr=5
 same "$err" "garage: 'lr' must be between 0 and 1, got 5"
 expect 2 "$GARAGE" pretrain objective=sideways

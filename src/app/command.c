@@ -195,6 +195,8 @@ parse_value(const struct gr_args *a, const struct gr_option *o,
             double d = strtod(text, &end);
             if (*end == '\0' && d == floor(d) && fabs(d) < 9e18)
                 x = (long long)d;
+            else
+                end = (char *)"x";      /* 3e-3, 1.5: not an integer */
         }
         if (!*text || *end || errno == ERANGE)
             return gr_fail(err, GR_EINPUT, "'%s' expects an integer, got '%s'",
