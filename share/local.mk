@@ -20,3 +20,5 @@ share/bash-completion/completions/garage: $(srcdir)/share/bash-completion/garage
 		$(srcdir)/share/bash-completion/garage.in > $@.tmp && mv $@.tmp $@
 # reward: ranking and the reward model on the chatbot model
 dist_sessions_DATA += share/garage/sessions/reward-demo.yaml
+# tune: the whole recipe headless
+dist_sessions_DATA += share/garage/sessions/rlhf-demo.yaml

@@ -49,6 +49,8 @@ has "$err" "above kl_bound=0.1"
 grep -q '"kind":"note".*warning: iteration [0-9]*: the KL to the reference is' "$log" ||
     fail "no KL warning in the log"
 has "$err" "iter 2  reward"
+expect 0 "$GARAGE" -C w status
+has "$out" "tune       done     iteration 4"
 expect 0 "$GARAGE" info w/checkpoints/tuned-000004.ckpt
 has "$out" "tuned"
 expect 0 "$GARAGE" -C w chat prompt="describe the cat."
@@ -115,5 +117,11 @@ fi
 cmp -s w/checkpoints/tuned-000012.ckpt wk/checkpoints/tuned-000012.ckpt ||
     fail "killed and resumed differs from the uninterrupted run"
 ls wk/checkpoints | grep -q 'tmp' && fail "a temporary file is left in wk/checkpoints"
+
+# The shipped session is valid (with a local corpus for the fortunes).
+mkdir -p docs && printf 'A fortune.\n' > docs/f.txt
+expect 0 "$GARAGE" run "$srcdir/share/garage/sessions/rlhf-demo.yaml" --dry-run --set corpus.add=docs
+has "$out" "10 steps, valid"
+has "$out" "ptx_coef=0.5"
 
 finish

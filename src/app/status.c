@@ -112,6 +112,16 @@ workspace_status(struct gr_ctx *ctx, struct gr_error *err)
     } else {
         ctx_printf(ctx, "  reward     %s  garage reward\n", rs.n ? "ready  " : "waiting");
     }
+    /* tune: reward-guided fine-tuning */
+    char *tn = workspace_latest_checkpoint(ws, "tuned");
+    if (tn && ckpt_read_meta(tn, &meta, NULL) == GR_OK) {
+        ctx_printf(ctx, "  tune       done     iteration %llu (%s); compare: garage eval\n",
+                   (unsigned long long)meta.step, tn);
+        ckpt_meta_release(&meta);
+    } else {
+        ctx_printf(ctx, "  tune       %s  garage tune steps=100\n", rw ? "ready  " : "waiting");
+    }
+    free(tn);
     free(rw);
     rankings_release(&rs);
     free(lp);
