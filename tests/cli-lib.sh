@@ -3,7 +3,10 @@
 # the build tree and removes it when it passes.
 set -u
 : "${GARAGE:?GARAGE must name the garage binary}"
+# GARAGE_REEXECED skips the start-up re-exec, so set what it would set:
+# without PASSIVE, OpenMP's spinning threads crawl on a loaded machine.
 export GARAGE_REEXECED=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 fails=0
 name=$(basename "$0" .sh)
 tmp=$(pwd)/tests/tmp-$name

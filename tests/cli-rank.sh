@@ -85,11 +85,15 @@ printf '2 1 3\n' | "$GARAGE" -C ws $rank > out 2> err || fail "rank failed at en
 has "$(cat out)" "Stopped: 1 label saved this run, 9 of 40 prompts ranked."
 
 # kill -9 while a scripted person ranks, one answer every 50 ms.
-( i=0; while [ $i -lt 200 ]; do echo "3 1 2"; sleep 0.05; i=$((i + 1)); done ) |
-    "$GARAGE" -C ws $rank > killed.out 2> killed.err &
+# The output file exists before the background job starts, so the wait
+# loop never reads a missing file; the feeder and the wait allow a slow,
+# loaded machine a minute.
+: > killed.out
+( i=0; while [ $i -lt 1200 ]; do echo "3 1 2"; sleep 0.05; i=$((i + 1)); done ) |
+    "$GARAGE" -C ws $rank >> killed.out 2> killed.err &
 pid=$!
 n=0
-while [ "$(grep -c '^Saved (' killed.out)" -lt 5 ] && [ $n -lt 100 ]; do
+while [ "$(grep -c '^Saved (' killed.out)" -lt 5 ] && [ $n -lt 600 ]; do
     sleep 0.1
     n=$((n + 1))
 done
