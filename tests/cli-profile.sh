@@ -2,6 +2,7 @@
 # pretrain profile=true: the share of the step time of each kind of layer
 # (matmuls, attention, norms, activations, loss, optimizer, data), printed
 # at the end and logged as a "profile" record; training is unchanged.
+# pretrain precision=bf16 runs, or explains why it cannot.
 . "$srcdir/tests/cli-lib.sh"
 cd "$tmp"
 
@@ -30,4 +31,15 @@ expect 0 "$GARAGE" -C ws model layers=2 heads=2 dim=32 context=32 replace=true
 expect 0 "$GARAGE" -q -C ws pretrain steps=6 batch=4 eval_every=3
 hasnt "$out" "Share of the step time"
 has "$out" "$bpb"
+
+# precision=bf16 trains where bf16 products exist, else says why
+expect 0 "$GARAGE" -C ws model layers=2 heads=2 dim=32 context=32 replace=true
+"$GARAGE" -q -C ws pretrain steps=6 batch=4 eval_every=3 precision=bf16 \
+    >"$tmp/out" 2>"$tmp/err"
+rc=$?
+case $rc in
+0) has "$(cat "$tmp/out")" "Trained to step 6" ;;
+1) has "$(cat "$tmp/err")" "garage: precision bf16 is not available: " ;;
+*) fail "pretrain precision=bf16 exited $rc: $(cat "$tmp/err")" ;;
+esac
 finish

@@ -30,6 +30,7 @@ struct pt_opts {
     int masked;
     int resume;
     int profile;                /* time each kind of layer */
+    int bf16;                   /* precision=bf16: bf16 matrix products */
     uint64_t seed;
 };
 
@@ -156,6 +157,7 @@ read_opts(struct pt_opts *o, const struct gr_args *a, const struct workspace *ws
     o->masked = strcmp(args_str(a, "objective"), "masked") == 0;
     o->resume = args_bool(a, "resume");
     o->profile = args_bool(a, "profile");
+    o->bf16 = strcmp(args_str(a, "precision"), "bf16") == 0;
     o->seed = args_has(a, "seed") ? (uint64_t)args_int(a, "seed") : ws->seed;
 }
 
@@ -220,6 +222,8 @@ setup(struct pt_run *r, struct gr_rng *rng, struct gr_error *err)
     if (r->val.ntok < 3)
         return gr_fail(err, GR_EINPUT, "the held-out split has only %zu tokens: add more "
                        "text or raise val_fraction", r->val.ntok);
+    if (o->bf16 && (rc = gpt_set_precision(&r->model, GPT_BF16, err)) != GR_OK)
+        return rc;
     if ((rc = gpt_alloc_acts(&r->model, o->B, o->T, err)) != GR_OK)
         return rc;
     r->inputs = xmalloc((size_t)o->B * o->T * sizeof *r->inputs);
@@ -360,10 +364,11 @@ stage_pretrain(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err
     double flops_per_tok = train_flops_per_token(&r.model, o->T);
     long long step = (long long)r.meta.step;
     metrics_note(ctx->metrics, "%s %s: %d layers, %d heads, dim %d, context %d, "
-                 "%.2fM parameters; %s, %zu training tokens; BLAS kernel %s",
+                 "%.2fM parameters; %s, %zu training tokens; BLAS kernel %s%s",
                  step ? "resuming" : "pretraining", r.last_ckpt, cfg->L, cfg->NH,
                  cfg->C, cfg->T, N / 1e6, o->masked ? "masked LM" : "next token",
-                 r.train.ntok, openblas_get_corename());
+                 r.train.ntok, openblas_get_corename(),
+                 o->bf16 ? "; bf16 products" : "");
     {
         struct gr_metric rec;
         metric_begin(&rec, "run");
