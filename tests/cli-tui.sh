@@ -87,7 +87,7 @@ set_opt dim 32
 set_opt context 32
 wait_for "context 32"
 keys m
-set_opt steps 4000
+set_opt steps 1000000
 set_opt batch 8
 set_opt eval_every 20
 set_opt warmup 5
