@@ -9,7 +9,8 @@
  *       gpt_forward, gpt_backward, gradient norm and clipping, adamw_step.
  *   bench-train sample L NH C V T NB NTOK
  *       generation with the KV cache: NB sequences, NTOK tokens each, one
- *       gpt_forward_step and sample_next per token and sequence.
+ *       gpt_forward_step and sample_next per token and sequence
+ *       (BENCH_PROFILE=1: and the share of each kind of layer).
  *   bench-train xcheck FILE [STEPS]
  *       writes FILE for bench/torch_ref.py: a small model's initial
  *       weights, STEPS+1 batches, garage's losses over STEPS AdamW steps,
@@ -267,6 +268,7 @@ run_train(const int *v, int B, int T, int steps, int warmup, int profile)
     double med = median(t, steps);
     double fpt = 6.0 * (double)m.nparams + 12.0 * m.cfg.L * m.cfg.C * T;
     printf("CORE %s\n", kernels_blas_core());
+    printf("SGEMM_BACKEND %s\n", kernels_sgemm_backend());
     printf("THREADS %d\n", kernels_threads());
     printf("PRECISION %s\n", m.precision == GPT_BF16 ? "bf16" : "fp32");
     printf("PARAMS %zu\n", m.nparams);
@@ -314,8 +316,10 @@ run_sample(const int *v, int NB, int ntok)
     rng_seed(&rng, 3);
     enum { RUNS = 3 };
     double t[RUNS], cpu[RUNS];
+    int profile = getenv("BENCH_PROFILE") != NULL;
     for (int r = -1; r < RUNS; r++) {
         int n = r < 0 ? 16 : ntok;     /* the first run warms up */
+        prof_enable(profile && r >= 0);
         double t0 = now(), c0 = cpu_time();
         kvcache_reset(&kv);
         for (int s = 0; s < NB; s++)
@@ -334,6 +338,12 @@ run_sample(const int *v, int NB, int ntok)
     printf("CORE %s\n", kernels_blas_core());
     printf("THREADS %d\n", kernels_threads());
     print_times("RUN_S", t, RUNS);
+    if (profile) {
+        char *rep = prof_report_total(t[0] + t[1] + t[2]);
+        if (rep)
+            fputs(rep, stdout);
+        free(rep);
+    }
     printf("TOK_S %.1f\n", (double)NB * ntok / median(t, RUNS));
     printf("CPU_TOK_MS %.4f\n", 1e3 * median(cpu, RUNS) / ((double)NB * ntok));
     printf("PEAK_RSS_MIB %.1f\n", peak_rss_mib());

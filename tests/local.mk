@@ -167,3 +167,7 @@ EXTRA_DIST += tests/cli-profile.sh
 check_PROGRAMS += tests/test-bf16
 TESTS += tests/test-bf16
 tests_test_bf16_LDADD = $(ENGINE_LIBS)
+# linear (forward paths: gemv, few-row kernels, sgemm)
+check_PROGRAMS += tests/test-linear
+TESTS += tests/test-linear
+tests_test_linear_LDADD = $(ENGINE_LIBS)

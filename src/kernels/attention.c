@@ -184,6 +184,18 @@ head_cached(float *y, float *sc, const float *q, const float *K,
         }
         float r = 1.0f / sum;
         float *yi = y + (size_t)i * C;
+        if (hs == 64) {     /* the usual head size: sums in registers */
+            float acc[64] = { 0 };
+            for (int j = 0; j < nk; j++) {
+                const float *vj = Vc + (size_t)j * 64;
+                float p = sc[j];
+                for (int d = 0; d < 64; d++)
+                    acc[d] += p * vj[d];
+            }
+            for (int d = 0; d < 64; d++)
+                yi[d] = acc[d] * r;
+            continue;
+        }
         for (int d = 0; d < hs; d++)
             yi[d] = 0.0f;
         for (int j = 0; j < nk; j++) {
@@ -200,6 +212,7 @@ attention_forward_cached(float *out, float *kc, float *vc, float *scores,
                          const float *qkv, int NB, int n, int pos, int Tc,
                          int C, int NH)
 {
+    prof_begin(PROF_ATTENTION);
     int hs = C / NH, nsh = NB * NH;
     size_t work = (size_t)nsh * n * (pos + n) * hs;
 #pragma omp parallel for num_threads(kernels_threads()) if (work > 1 << 16)
@@ -216,4 +229,5 @@ attention_forward_cached(float *out, float *kc, float *vc, float *scores,
         head_cached(out + (size_t)s * n * C + h * hs,
                     scores + (size_t)sh * Tc, q, K, Vc, n, pos, C, hs);
     }
+    prof_end(PROF_ATTENTION);
 }

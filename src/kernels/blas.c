@@ -2,7 +2,10 @@
 
 #include <omp.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "kernels/onednn.h"
 #include "kernels/par.h"
 
 static int kernel_threads;      /* set by kernels_set_threads */
@@ -45,6 +48,31 @@ kernels_blas_core(void)
     return openblas_get_corename();
 }
 
+/* The big products of one-pool mode: OpenBLAS split by gr_sgemm, or
+ * oneDNN's f32 matmul (GARAGE_SGEMM=openblas|onednn; default below). */
+#define DEFAULT_ONEDNN 0
+static int use_onednn = -1;
+
+static int
+f32_onednn(void)
+{
+    int u = __atomic_load_n(&use_onednn, __ATOMIC_RELAXED);
+    if (u < 0) {
+        const char *e = getenv("GARAGE_SGEMM");
+        u = e && !strcmp(e, "onednn") ? 1 :
+            e && !strcmp(e, "openblas") ? 0 : DEFAULT_ONEDNN;
+        u = u && onednn_available(NULL);
+        __atomic_store_n(&use_onednn, u, __ATOMIC_RELAXED);
+    }
+    return u;
+}
+
+const char *
+kernels_sgemm_backend(void)
+{
+    return kernels_split_mode() && f32_onednn() ? "oneDNN" : "OpenBLAS";
+}
+
 /* Below this many multiply-adds a product is not worth splitting. */
 #define SPLIT_MIN_WORK (1 << 21)
 /* Blocks are multiples of this many rows or columns, at least
@@ -69,6 +97,9 @@ gr_sgemm(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb,
                     beta, C, ldc);
         return;
     }
+    if (alpha == 1.0f && (beta == 0.0f || beta == 1.0f) && f32_onednn() &&
+        onednn_gemm(0, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc) == 0)
+        return;
     /* Split the longer side of C into aligned blocks, a few per thread and
      * handed out dynamically, so that a thread the OS pauses for a moment
      * does not hold the others up at the join. */

@@ -26,6 +26,11 @@ int kernels_threads(void);
 /* 1 when products are split by us across OpenMP threads (one pool). */
 int kernels_split_mode(void);
 
+/* Who does the big products in one-pool mode: "OpenBLAS" (split across
+ * threads by gr_sgemm) or "oneDNN" (its f32 matmul on the same OpenMP
+ * threads; GARAGE_SGEMM=onednn|openblas chooses), for logs. */
+const char *kernels_sgemm_backend(void);
+
 /* Name of OpenBLAS's kernel ("SkylakeX", "Prescott", ...), for logs. */
 const char *kernels_blas_core(void);
 

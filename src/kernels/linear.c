@@ -3,6 +3,10 @@
 #include <omp.h>
 #include <stddef.h>
 #include <string.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_SKINNY 1
+#endif
 
 #include "kernels/blas.h"
 #include "kernels/par.h"
@@ -69,15 +73,167 @@ gemv_add(float *out, const float *x, const float *w, int C, int OC)
                 out, 1);
 }
 
+/* Few rows (2..SKINNY_ROWS: batched sampling): sgemm would copy (pack)
+ * all the weights into panels for so few rows, at several times the cost
+ * of the products.  These kernels read each weight row once, straight
+ * from w, for 4 input rows at a time, with AVX-512 dot products. */
+#define SKINNY_ROWS 16
+
+#ifdef HAVE_SKINNY
+#define AVX512 __attribute__((target("avx512f")))
+
+/* out (4 rows, 4 columns; row stride ldo) += x (4,C) . w (4,C)^T.
+ * pf (may be NULL): 4 rows of stride ldw to prefetch meanwhile (the next
+ * weights: the hardware prefetcher alone leaves this memory-bound loop
+ * waiting at every 4 KiB page). */
+AVX512 static void
+dot4x4(float *out, size_t ldo, const float *x, size_t ldx, const float *w,
+       size_t ldw, int C, const float *pf)
+{
+    const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx, *x3 = x + 3 * ldx;
+    const float *w0 = w, *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;
+    __m512 a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;
+    __m512 a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+    __m512 a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+    __m512 a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+    for (int c = 0; c < C; c += 16) {
+        __mmask16 k = C - c >= 16 ? 0xffff : (__mmask16)((1u << (C - c)) - 1);
+        __m512 b0 = _mm512_maskz_loadu_ps(k, w0 + c);
+        __m512 b1 = _mm512_maskz_loadu_ps(k, w1 + c);
+        __m512 b2 = _mm512_maskz_loadu_ps(k, w2 + c);
+        __m512 b3 = _mm512_maskz_loadu_ps(k, w3 + c);
+        if (pf) {
+            _mm_prefetch((const char *)(pf + c), _MM_HINT_T0);
+            _mm_prefetch((const char *)(pf + ldw + c), _MM_HINT_T0);
+            _mm_prefetch((const char *)(pf + 2 * ldw + c), _MM_HINT_T0);
+            _mm_prefetch((const char *)(pf + 3 * ldw + c), _MM_HINT_T0);
+        }
+        __m512 v = _mm512_maskz_loadu_ps(k, x0 + c);
+        a00 = _mm512_fmadd_ps(v, b0, a00);
+        a01 = _mm512_fmadd_ps(v, b1, a01);
+        a02 = _mm512_fmadd_ps(v, b2, a02);
+        a03 = _mm512_fmadd_ps(v, b3, a03);
+        v = _mm512_maskz_loadu_ps(k, x1 + c);
+        a10 = _mm512_fmadd_ps(v, b0, a10);
+        a11 = _mm512_fmadd_ps(v, b1, a11);
+        a12 = _mm512_fmadd_ps(v, b2, a12);
+        a13 = _mm512_fmadd_ps(v, b3, a13);
+        v = _mm512_maskz_loadu_ps(k, x2 + c);
+        a20 = _mm512_fmadd_ps(v, b0, a20);
+        a21 = _mm512_fmadd_ps(v, b1, a21);
+        a22 = _mm512_fmadd_ps(v, b2, a22);
+        a23 = _mm512_fmadd_ps(v, b3, a23);
+        v = _mm512_maskz_loadu_ps(k, x3 + c);
+        a30 = _mm512_fmadd_ps(v, b0, a30);
+        a31 = _mm512_fmadd_ps(v, b1, a31);
+        a32 = _mm512_fmadd_ps(v, b2, a32);
+        a33 = _mm512_fmadd_ps(v, b3, a33);
+    }
+    float *o0 = out, *o1 = out + ldo, *o2 = out + 2 * ldo, *o3 = out + 3 * ldo;
+    o0[0] += _mm512_reduce_add_ps(a00);
+    o0[1] += _mm512_reduce_add_ps(a01);
+    o0[2] += _mm512_reduce_add_ps(a02);
+    o0[3] += _mm512_reduce_add_ps(a03);
+    o1[0] += _mm512_reduce_add_ps(a10);
+    o1[1] += _mm512_reduce_add_ps(a11);
+    o1[2] += _mm512_reduce_add_ps(a12);
+    o1[3] += _mm512_reduce_add_ps(a13);
+    o2[0] += _mm512_reduce_add_ps(a20);
+    o2[1] += _mm512_reduce_add_ps(a21);
+    o2[2] += _mm512_reduce_add_ps(a22);
+    o2[3] += _mm512_reduce_add_ps(a23);
+    o3[0] += _mm512_reduce_add_ps(a30);
+    o3[1] += _mm512_reduce_add_ps(a31);
+    o3[2] += _mm512_reduce_add_ps(a32);
+    o3[3] += _mm512_reduce_add_ps(a33);
+}
+
+/* *out += x (C) . w (C): the edges. */
+AVX512 static void
+dot1x1(float *out, const float *x, const float *w, int C)
+{
+    __m512 a = _mm512_setzero_ps();
+    for (int c = 0; c < C; c += 16) {
+        __mmask16 k = C - c >= 16 ? 0xffff : (__mmask16)((1u << (C - c)) - 1);
+        a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, x + c),
+                            _mm512_maskz_loadu_ps(k, w + c), a);
+    }
+    *out += _mm512_reduce_add_ps(a);
+}
+
+/* out (N,OC) += inp (N,C) . w^T for the output columns [o0, o1). */
+AVX512 static void
+skinny_cols(float *out, const float *inp, const float *w, int N, int C,
+            int OC, int o0, int o1)
+{
+    int o = o0;
+    for (; o + 4 <= o1; o += 4) {
+        const float *wo = w + (size_t)o * C;
+        const float *next = o + 8 <= o1 ? wo + 4 * (size_t)C : NULL;
+        int r = 0;
+        for (; r + 4 <= N; r += 4)
+            dot4x4(out + (size_t)r * OC + o, (size_t)OC,
+                   inp + (size_t)r * C, (size_t)C, wo, (size_t)C, C,
+                   r == 0 ? next : NULL);
+        for (; r < N; r++)
+            for (int j = 0; j < 4; j++)
+                dot1x1(out + (size_t)r * OC + o + j, inp + (size_t)r * C,
+                       wo + (size_t)j * C, C);
+    }
+    for (; o < o1; o++)
+        for (int r = 0; r < N; r++)
+            dot1x1(out + (size_t)r * OC + o, inp + (size_t)r * C,
+                   w + (size_t)o * C, C);
+}
+
+static int
+have_skinny(void)
+{
+    static int have = -1;
+    int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
+    if (h < 0) {
+        __builtin_cpu_init();
+        h = __builtin_cpu_supports("avx512f") != 0;
+        __atomic_store_n(&have, h, __ATOMIC_RELAXED);
+    }
+    return h;
+}
+
+/* out (N,OC) += inp (N,C) . w^T, blocks of output columns across the
+ * threads; 0 when not done (no AVX-512): the caller uses sgemm. */
+static int
+skinny_add(float *out, const float *inp, const float *w, int N, int C,
+           int OC)
+{
+    if (!have_skinny())
+        return 0;
+    int nt = kernels_threads(), blk = 64;
+    int nblk = (OC + blk - 1) / blk;
+    if ((size_t)OC * C < (size_t)2 * GEMV_PER_THREAD || omp_in_parallel())
+        nt = 1;
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(dynamic, 1)
+    for (int i = 0; i < nblk; i++) {
+        int b0 = i * blk, b1 = b0 + blk < OC ? b0 + blk : OC;
+        skinny_cols(out, inp, w, N, C, OC, b0, b1);
+    }
+    return 1;
+}
+#else
+static int
+skinny_add(float *out, const float *inp, const float *w, int N, int C,
+           int OC)
+{
+    (void)out; (void)inp; (void)w; (void)N; (void)C; (void)OC;
+    return 0;
+}
+#endif
+
 void
 linear_forward(float *out, const float *inp, const float *w,
                const float *b, int N, int C, int OC)
 {
     prof_begin(PROF_MATMUL);
-    if (N == 1) {
-        init_out(out, NULL, b, N, OC);
-        gemv_add(out, inp, w, C, OC);
-    } else if (b) {
+    if (b) {
         init_out(out, NULL, b, N, OC);
         gr_sgemm(CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C,
                  1.0f, out, OC);
@@ -89,16 +245,27 @@ linear_forward(float *out, const float *inp, const float *w,
 }
 
 void
-linear_forward_add(float *out, const float *res, const float *inp,
-                   const float *w, const float *b, int N, int C, int OC)
+linear_forward_rows(float *out, const float *res, const float *inp,
+                    const float *w, const float *b, int N, int C, int OC)
 {
     prof_begin(PROF_MATMUL);
     init_out(out, res, b, N, OC);
     if (N == 1)
         gemv_add(out, inp, w, C, OC);
-    else
+    else if (N > SKINNY_ROWS || !skinny_add(out, inp, w, N, C, OC))
         gr_sgemm(CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C,
                  1.0f, out, OC);
+    prof_end(PROF_MATMUL);
+}
+
+void
+linear_forward_add(float *out, const float *res, const float *inp,
+                   const float *w, const float *b, int N, int C, int OC)
+{
+    prof_begin(PROF_MATMUL);
+    init_out(out, res, b, N, OC);
+    gr_sgemm(CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C,
+             1.0f, out, OC);
     prof_end(PROF_MATMUL);
 }
 

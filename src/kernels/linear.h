@@ -13,6 +13,15 @@ void linear_forward(float *out, const float *inp, const float *w,
 void linear_forward_add(float *out, const float *res, const float *inp,
                         const float *w, const float *b, int N, int C, int OC);
 
+/* out (N,OC) = [res (N,OC) +] inp (N,C) . w^T + b for few rows, as in
+ * generation (res and b may be NULL; out may be res).  One row is a
+ * matrix-vector product and up to 16 rows use dot-product kernels, each
+ * weight read once where sgemm would first copy them all: generation is
+ * bound by reading the weights.  Rounding differs from linear_forward's. */
+void linear_forward_rows(float *out, const float *res, const float *inp,
+                         const float *w, const float *b, int N, int C,
+                         int OC);
+
 /* Backward of linear_forward given dout (N,OC).  dw (OC,C) and db (OC)
  * accumulate (+=); dinp (N,C) accumulates when dinp_acc, else it is
  * overwritten.  Any of dinp, dw, db may be NULL (not wanted). */

@@ -11,4 +11,5 @@ src_libkernels_a_SOURCES += \
 # prof (per-kind step timers, pretrain profile=true)
 src_libkernels_a_SOURCES += src/kernels/prof.c src/kernels/prof.h
 # bf16 (oneDNN matmul for precision=bf16)
-src_libkernels_a_SOURCES += src/kernels/bf16.c src/kernels/bf16.h
+src_libkernels_a_SOURCES += src/kernels/bf16.c src/kernels/bf16.h \
+	src/kernels/onednn.c src/kernels/onednn.h

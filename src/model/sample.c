@@ -97,19 +97,19 @@ forward_chunk(struct gpt *m, struct kvcache *kv, const int32_t *tokens,
         size_t c = (size_t)l * C;
         layernorm_forward(kv->ln, kv->mean, kv->rstd, kv->x, p->ln1w + c,
                           p->ln1b + c, R, C);
-        linear_forward(kv->qkv, kv->ln, p->qkvw + 3 * c * C, p->qkvb + 3 * c,
-                       R, C, 3 * C);
+        linear_forward_rows(kv->qkv, NULL, kv->ln, p->qkvw + 3 * c * C,
+                            p->qkvb + 3 * c, R, C, 3 * C);
         attention_forward_cached(kv->atty, kv->k + l * kvl, kv->v + l * kvl,
                                  kv->scores, kv->qkv, NB, n, pos, Tc, C, NH);
-        linear_forward_add(kv->x, kv->x, kv->atty, p->attprojw + c * C,
-                           p->attprojb + c, R, C, C);
+        linear_forward_rows(kv->x, kv->x, kv->atty, p->attprojw + c * C,
+                            p->attprojb + c, R, C, C);
         layernorm_forward(kv->ln, kv->mean, kv->rstd, kv->x, p->ln2w + c,
                           p->ln2b + c, R, C);
-        linear_forward(kv->fch, kv->ln, p->fcw + 4 * c * C, p->fcb + 4 * c,
-                       R, C, 4 * C);
+        linear_forward_rows(kv->fch, NULL, kv->ln, p->fcw + 4 * c * C,
+                            p->fcb + 4 * c, R, C, 4 * C);
         gelu_forward(kv->fch, kv->fch, (size_t)R * 4 * C);
-        linear_forward_add(kv->x, kv->x, kv->fch, p->fcprojw + 4 * c * C,
-                           p->fcprojb + c, R, 4 * C, C);
+        linear_forward_rows(kv->x, kv->x, kv->fch, p->fcprojw + 4 * c * C,
+                            p->fcprojb + c, R, 4 * C, C);
     }
     kv->len = pos + n;
     if (!logits_out)
@@ -120,7 +120,7 @@ forward_chunk(struct gpt *m, struct kvcache *kv, const int32_t *tokens,
                (size_t)C * sizeof(float));
     layernorm_forward(kv->last, kv->mean, kv->rstd, kv->ln, p->lnfw, p->lnfb,
                       NB, C);
-    linear_forward(logits_out, kv->last, p->wte, NULL, NB, C, V);
+    linear_forward_rows(logits_out, NULL, kv->last, p->wte, NULL, NB, C, V);
 }
 
 void
