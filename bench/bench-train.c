@@ -19,7 +19,8 @@
  *   bench-train profile L NH C V T B TSEQ STEPS
  *       like train, with the per-kind timers of `pretrain profile=true`.
  *
- * BENCH_PRECISION=bf16 makes the model's products bf16 (gpt_set_precision).
+ * BENCH_PRECISION=bf16 makes the model's products bf16 (gpt_set_precision)
+ * and generation read bf16 weights (kvcache_set_precision).
  * Threads as in ui/main.c: kernels_set_threads(OMP_NUM_THREADS or all
  * CPUs).  OpenBLAS reads OPENBLAS_CORETYPE when it loads, so on CPUs
  * Debian's build does not know, launch this with OPENBLAS_CORETYPE=SkylakeX
@@ -302,7 +303,9 @@ run_sample(const int *v, int NB, int ntok)
         ntok = m.cfg.T;
     struct kvcache kv;
     struct gr_error err;
-    if (kvcache_init(&kv, &m.cfg, NB, &err) != GR_OK) {
+    if (kvcache_init(&kv, &m.cfg, NB, &err) != GR_OK ||
+        (m.precision == GPT_BF16 &&
+         kvcache_set_precision(&kv, GPT_BF16, &err) != GR_OK)) {
         fprintf(stderr, "bench-train: %s\n", err.msg);
         return 1;
     }
@@ -337,6 +340,7 @@ run_sample(const int *v, int NB, int ntok)
     }
     printf("CORE %s\n", kernels_blas_core());
     printf("THREADS %d\n", kernels_threads());
+    printf("PRECISION %s\n", kv.precision == GPT_BF16 ? "bf16" : "fp32");
     print_times("RUN_S", t, RUNS);
     if (profile) {
         char *rep = prof_report_total(t[0] + t[1] + t[2]);

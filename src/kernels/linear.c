@@ -1,7 +1,9 @@
 #include "kernels/linear.h"
 
+#include <assert.h>
 #include <omp.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -80,111 +82,182 @@ gemv_add(float *out, const float *x, const float *w, int C, int OC)
 #define SKINNY_ROWS 16
 
 #ifdef HAVE_SKINNY
-#define AVX512 __attribute__((target("avx512f")))
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
 
-/* out (4 rows, 4 columns; row stride ldo) += x (4,C) . w (4,C)^T.
- * pf (may be NULL): 4 rows of stride ldw to prefetch meanwhile (the next
- * weights: the hardware prefetcher alone leaves this memory-bound loop
- * waiting at every 4 KiB page). */
-AVX512 static void
-dot4x4(float *out, size_t ldo, const float *x, size_t ldx, const float *w,
-       size_t ldw, int C, const float *pf)
+/* Weights are float, or bf16 widened exactly to float as they load. */
+#define LOAD_F32(p, k) _mm512_maskz_loadu_ps(k, p)
+#define LOAD_BF16(p, k) _mm512_castsi512_ps(_mm512_slli_epi32( \
+    _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, p)), 16))
+#define MASK(C, c) ((C) - (c) >= 16 ? (__mmask16)0xffff : \
+                    (__mmask16)((1u << ((C) - (c))) - 1))
+
+/* One 16-wide step of dot4x4 at column c under mask k. */
+#define STEP4x4(LOADW, k) do {                                               \
+        __m512 b0 = LOADW(w0 + c, k), b1 = LOADW(w1 + c, k);                 \
+        __m512 b2 = LOADW(w2 + c, k), b3 = LOADW(w3 + c, k);                 \
+        __m512 v = _mm512_maskz_loadu_ps(k, x0 + c);                         \
+        a00 = _mm512_fmadd_ps(v, b0, a00);                                   \
+        a01 = _mm512_fmadd_ps(v, b1, a01);                                   \
+        a02 = _mm512_fmadd_ps(v, b2, a02);                                   \
+        a03 = _mm512_fmadd_ps(v, b3, a03);                                   \
+        v = _mm512_maskz_loadu_ps(k, x1 + c);                                \
+        a10 = _mm512_fmadd_ps(v, b0, a10);                                   \
+        a11 = _mm512_fmadd_ps(v, b1, a11);                                   \
+        a12 = _mm512_fmadd_ps(v, b2, a12);                                   \
+        a13 = _mm512_fmadd_ps(v, b3, a13);                                   \
+        v = _mm512_maskz_loadu_ps(k, x2 + c);                                \
+        a20 = _mm512_fmadd_ps(v, b0, a20);                                   \
+        a21 = _mm512_fmadd_ps(v, b1, a21);                                   \
+        a22 = _mm512_fmadd_ps(v, b2, a22);                                   \
+        a23 = _mm512_fmadd_ps(v, b3, a23);                                   \
+        v = _mm512_maskz_loadu_ps(k, x3 + c);                                \
+        a30 = _mm512_fmadd_ps(v, b0, a30);                                   \
+        a31 = _mm512_fmadd_ps(v, b1, a31);                                   \
+        a32 = _mm512_fmadd_ps(v, b2, a32);                                   \
+        a33 = _mm512_fmadd_ps(v, b3, a33);                                   \
+    } while (0)
+
+/* Sums of 4 vectors in the 4 lanes of each 128-bit quarter: quarter q of
+ * the result holds sum(a)|sum(b)|sum(c)|sum(d) over quarter q. */
+AVX512 static inline __m512
+hsum4(__m512 a, __m512 b, __m512 c, __m512 d)
 {
-    const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx, *x3 = x + 3 * ldx;
-    const float *w0 = w, *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;
-    __m512 a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;
-    __m512 a10 = a00, a11 = a00, a12 = a00, a13 = a00;
-    __m512 a20 = a00, a21 = a00, a22 = a00, a23 = a00;
-    __m512 a30 = a00, a31 = a00, a32 = a00, a33 = a00;
-    for (int c = 0; c < C; c += 16) {
-        __mmask16 k = C - c >= 16 ? 0xffff : (__mmask16)((1u << (C - c)) - 1);
-        __m512 b0 = _mm512_maskz_loadu_ps(k, w0 + c);
-        __m512 b1 = _mm512_maskz_loadu_ps(k, w1 + c);
-        __m512 b2 = _mm512_maskz_loadu_ps(k, w2 + c);
-        __m512 b3 = _mm512_maskz_loadu_ps(k, w3 + c);
-        if (pf) {
-            _mm_prefetch((const char *)(pf + c), _MM_HINT_T0);
-            _mm_prefetch((const char *)(pf + ldw + c), _MM_HINT_T0);
-            _mm_prefetch((const char *)(pf + 2 * ldw + c), _MM_HINT_T0);
-            _mm_prefetch((const char *)(pf + 3 * ldw + c), _MM_HINT_T0);
-        }
-        __m512 v = _mm512_maskz_loadu_ps(k, x0 + c);
-        a00 = _mm512_fmadd_ps(v, b0, a00);
-        a01 = _mm512_fmadd_ps(v, b1, a01);
-        a02 = _mm512_fmadd_ps(v, b2, a02);
-        a03 = _mm512_fmadd_ps(v, b3, a03);
-        v = _mm512_maskz_loadu_ps(k, x1 + c);
-        a10 = _mm512_fmadd_ps(v, b0, a10);
-        a11 = _mm512_fmadd_ps(v, b1, a11);
-        a12 = _mm512_fmadd_ps(v, b2, a12);
-        a13 = _mm512_fmadd_ps(v, b3, a13);
-        v = _mm512_maskz_loadu_ps(k, x2 + c);
-        a20 = _mm512_fmadd_ps(v, b0, a20);
-        a21 = _mm512_fmadd_ps(v, b1, a21);
-        a22 = _mm512_fmadd_ps(v, b2, a22);
-        a23 = _mm512_fmadd_ps(v, b3, a23);
-        v = _mm512_maskz_loadu_ps(k, x3 + c);
-        a30 = _mm512_fmadd_ps(v, b0, a30);
-        a31 = _mm512_fmadd_ps(v, b1, a31);
-        a32 = _mm512_fmadd_ps(v, b2, a32);
-        a33 = _mm512_fmadd_ps(v, b3, a33);
-    }
-    float *o0 = out, *o1 = out + ldo, *o2 = out + 2 * ldo, *o3 = out + 3 * ldo;
-    o0[0] += _mm512_reduce_add_ps(a00);
-    o0[1] += _mm512_reduce_add_ps(a01);
-    o0[2] += _mm512_reduce_add_ps(a02);
-    o0[3] += _mm512_reduce_add_ps(a03);
-    o1[0] += _mm512_reduce_add_ps(a10);
-    o1[1] += _mm512_reduce_add_ps(a11);
-    o1[2] += _mm512_reduce_add_ps(a12);
-    o1[3] += _mm512_reduce_add_ps(a13);
-    o2[0] += _mm512_reduce_add_ps(a20);
-    o2[1] += _mm512_reduce_add_ps(a21);
-    o2[2] += _mm512_reduce_add_ps(a22);
-    o2[3] += _mm512_reduce_add_ps(a23);
-    o3[0] += _mm512_reduce_add_ps(a30);
-    o3[1] += _mm512_reduce_add_ps(a31);
-    o3[2] += _mm512_reduce_add_ps(a32);
-    o3[3] += _mm512_reduce_add_ps(a33);
+    __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b),
+                              _mm512_unpackhi_ps(a, b));  /* a0+a2 b0+b2 a1+a3 b1+b3 */
+    __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d),
+                              _mm512_unpackhi_ps(c, d));
+    __m512 lo = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(ab),
+                                                    _mm512_castps_pd(cd)));
+    __m512 hi = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(ab),
+                                                    _mm512_castps_pd(cd)));
+    return _mm512_add_ps(lo, hi);       /* a b c d per quarter */
 }
 
-/* *out += x (C) . w (C): the edges. */
-AVX512 static void
-dot1x1(float *out, const float *x, const float *w, int C)
+/* The full sums of 16 vectors, in their order, as one vector. */
+AVX512 static inline __m512
+reduce16(__m512 v0, __m512 v1, __m512 v2, __m512 v3, __m512 v4, __m512 v5,
+         __m512 v6, __m512 v7, __m512 v8, __m512 v9, __m512 v10, __m512 v11,
+         __m512 v12, __m512 v13, __m512 v14, __m512 v15)
 {
-    __m512 a = _mm512_setzero_ps();
-    for (int c = 0; c < C; c += 16) {
-        __mmask16 k = C - c >= 16 ? 0xffff : (__mmask16)((1u << (C - c)) - 1);
-        a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, x + c),
-                            _mm512_maskz_loadu_ps(k, w + c), a);
-    }
-    *out += _mm512_reduce_add_ps(a);
+    __m512 s0 = hsum4(v0, v1, v2, v3), s1 = hsum4(v4, v5, v6, v7);
+    __m512 s2 = hsum4(v8, v9, v10, v11), s3 = hsum4(v12, v13, v14, v15);
+    /* add the quarters: s0|s1 -> quarters (s0q0+s0q1, s0q2+s0q3, ...) */
+    __m512 t0 = _mm512_add_ps(_mm512_shuffle_f32x4(s0, s1, 0x88),
+                              _mm512_shuffle_f32x4(s0, s1, 0xdd));
+    __m512 t1 = _mm512_add_ps(_mm512_shuffle_f32x4(s2, s3, 0x88),
+                              _mm512_shuffle_f32x4(s2, s3, 0xdd));
+    /* t0 = s0(q0+q1) s0(q2+q3) s1(q0+q1) s1(q2+q3); same for t1 */
+    return _mm512_add_ps(_mm512_shuffle_f32x4(t0, t1, 0x88),
+                         _mm512_shuffle_f32x4(t0, t1, 0xdd));
 }
 
-/* out (N,OC) += inp (N,C) . w^T for the output columns [o0, o1). */
-AVX512 static void
-skinny_cols(float *out, const float *inp, const float *w, int N, int C,
-            int OC, int o0, int o1)
-{
-    int o = o0;
-    for (; o + 4 <= o1; o += 4) {
-        const float *wo = w + (size_t)o * C;
-        const float *next = o + 8 <= o1 ? wo + 4 * (size_t)C : NULL;
-        int r = 0;
-        for (; r + 4 <= N; r += 4)
-            dot4x4(out + (size_t)r * OC + o, (size_t)OC,
-                   inp + (size_t)r * C, (size_t)C, wo, (size_t)C, C,
-                   r == 0 ? next : NULL);
-        for (; r < N; r++)
-            for (int j = 0; j < 4; j++)
-                dot1x1(out + (size_t)r * OC + o + j, inp + (size_t)r * C,
-                       wo + (size_t)j * C, C);
-    }
-    for (; o < o1; o++)
-        for (int r = 0; r < N; r++)
-            dot1x1(out + (size_t)r * OC + o, inp + (size_t)r * C,
-                   w + (size_t)o * C, C);
+/* The kernels, for weights of type WT loaded by LOADW:
+ *  dot4x4: out (4 rows, 4 columns; row stride ldo) += x (4,C) . w (4,C)^T;
+ *          pf (may be NULL): 4 weight rows to prefetch into L2 meanwhile
+ *          (those of the block after next: the hardware prefetcher alone
+ *          leaves this loop waiting on memory at every 4 KiB page);
+ *  dot1x4: the same for one row of x;
+ *  dot1x1: *out += x (C) . w (C);
+ *  cols:   out (N,OC) += inp (N,C) . w^T for output columns [o0, o1). */
+#define SKINNY_KERNELS(SFX, WT, LOADW)                                       \
+AVX512 static void                                                           \
+dot4x4##SFX(float *out, size_t ldo, const float *x, size_t ldx,              \
+            const WT *w, size_t ldw, int C, const WT *pf)                    \
+{                                                                            \
+    const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx, *x3 = x + 3 * ldx;\
+    const WT *w0 = w, *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;   \
+    __m512 a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;       \
+    __m512 a10 = a00, a11 = a00, a12 = a00, a13 = a00;                       \
+    __m512 a20 = a00, a21 = a00, a22 = a00, a23 = a00;                       \
+    __m512 a30 = a00, a31 = a00, a32 = a00, a33 = a00;                       \
+    int c = 0;                                                               \
+    for (; c + 16 <= C; c += 16) {                                           \
+        if (pf) {                                                            \
+            _mm_prefetch((const char *)(pf + c), _MM_HINT_T1);               \
+            _mm_prefetch((const char *)(pf + ldw + c), _MM_HINT_T1);         \
+            _mm_prefetch((const char *)(pf + 2 * ldw + c), _MM_HINT_T1);     \
+            _mm_prefetch((const char *)(pf + 3 * ldw + c), _MM_HINT_T1);     \
+        }                                                                    \
+        STEP4x4(LOADW, 0xffff);                                              \
+    }                                                                        \
+    if (c < C) {                                                             \
+        __mmask16 k = MASK(C, c);                                            \
+        STEP4x4(LOADW, k);                                                   \
+    }                                                                        \
+    /* the 16 sums of the 16 accumulators in one vector, in the order     */ \
+    /* of the outputs                                                      */ \
+    __m512 sums = reduce16(a00, a01, a02, a03, a10, a11, a12, a13,          \
+                           a20, a21, a22, a23, a30, a31, a32, a33);          \
+    float t[16];                                                             \
+    _mm512_storeu_ps(t, sums);                                               \
+    for (int i = 0; i < 4; i++)                                              \
+        for (int j = 0; j < 4; j++)                                          \
+            out[i * ldo + j] += t[4 * i + j];                                \
+}                                                                            \
+                                                                             \
+AVX512 static void                                                           \
+dot1x4##SFX(float *out, const float *x, const WT *w, size_t ldw, int C,      \
+            const WT *pf)                                                    \
+{                                                                            \
+    const WT *w0 = w, *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;   \
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;              \
+    for (int c = 0; c < C; c += 16) {                                        \
+        __mmask16 k = MASK(C, c);                                            \
+        if (pf) {                                                            \
+            _mm_prefetch((const char *)(pf + c), _MM_HINT_T1);               \
+            _mm_prefetch((const char *)(pf + ldw + c), _MM_HINT_T1);         \
+            _mm_prefetch((const char *)(pf + 2 * ldw + c), _MM_HINT_T1);     \
+            _mm_prefetch((const char *)(pf + 3 * ldw + c), _MM_HINT_T1);     \
+        }                                                                    \
+        __m512 v = _mm512_maskz_loadu_ps(k, x + c);                          \
+        a0 = _mm512_fmadd_ps(v, LOADW(w0 + c, k), a0);                       \
+        a1 = _mm512_fmadd_ps(v, LOADW(w1 + c, k), a1);                       \
+        a2 = _mm512_fmadd_ps(v, LOADW(w2 + c, k), a2);                       \
+        a3 = _mm512_fmadd_ps(v, LOADW(w3 + c, k), a3);                       \
+    }                                                                        \
+    out[0] += _mm512_reduce_add_ps(a0);                                      \
+    out[1] += _mm512_reduce_add_ps(a1);                                      \
+    out[2] += _mm512_reduce_add_ps(a2);                                      \
+    out[3] += _mm512_reduce_add_ps(a3);                                      \
+}                                                                            \
+                                                                             \
+AVX512 static void                                                           \
+dot1x1##SFX(float *out, const float *x, const WT *w, int C)                  \
+{                                                                            \
+    __m512 a = _mm512_setzero_ps();                                          \
+    for (int c = 0; c < C; c += 16) {                                        \
+        __mmask16 k = MASK(C, c);                                            \
+        a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, x + c),                 \
+                            LOADW(w + c, k), a);                             \
+    }                                                                        \
+    *out += _mm512_reduce_add_ps(a);                                         \
+}                                                                            \
+                                                                             \
+AVX512 static void                                                           \
+cols##SFX(float *out, const float *inp, const WT *w, int N, int C, int OC,   \
+          int o0, int o1)                                                    \
+{                                                                            \
+    int o = o0;                                                              \
+    for (; o + 4 <= o1; o += 4) {                                            \
+        const WT *wo = w + (size_t)o * C;                                    \
+        const WT *next = o + 12 <= o1 ? wo + 8 * (size_t)C : NULL;            \
+        int r = 0;                                                           \
+        for (; r + 4 <= N; r += 4)                                           \
+            dot4x4##SFX(out + (size_t)r * OC + o, (size_t)OC,                \
+                        inp + (size_t)r * C, (size_t)C, wo, (size_t)C, C,    \
+                        r == 0 ? next : NULL);                               \
+        for (; r < N; r++)                                                   \
+            dot1x4##SFX(out + (size_t)r * OC + o, inp + (size_t)r * C, wo,   \
+                        (size_t)C, C, r == 0 ? next : NULL);                 \
+    }                                                                        \
+    for (; o < o1; o++)                                                      \
+        for (int r = 0; r < N; r++)                                          \
+            dot1x1##SFX(out + (size_t)r * OC + o, inp + (size_t)r * C,       \
+                        w + (size_t)o * C, C);                               \
 }
+
+SKINNY_KERNELS(_f32, float, LOAD_F32)
+SKINNY_KERNELS(_bf16, uint16_t, LOAD_BF16)
 
 static int
 have_skinny(void)
@@ -193,17 +266,20 @@ have_skinny(void)
     int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
     if (h < 0) {
         __builtin_cpu_init();
-        h = __builtin_cpu_supports("avx512f") != 0;
+        h = __builtin_cpu_supports("avx512f") &&
+            __builtin_cpu_supports("avx512bw") &&
+            __builtin_cpu_supports("avx512vl");
         __atomic_store_n(&have, h, __ATOMIC_RELAXED);
     }
     return h;
 }
 
-/* out (N,OC) += inp (N,C) . w^T, blocks of output columns across the
- * threads; 0 when not done (no AVX-512): the caller uses sgemm. */
+/* out (N,OC) += inp (N,C) . w^T with w float (w16 NULL) or bf16 (w16),
+ * blocks of output columns across the threads; 0 when not done (no
+ * AVX-512): the caller does it another way. */
 static int
-skinny_add(float *out, const float *inp, const float *w, int N, int C,
-           int OC)
+skinny_add2(float *out, const float *inp, const float *w,
+            const uint16_t *w16, int N, int C, int OC)
 {
     if (!have_skinny())
         return 0;
@@ -214,19 +290,46 @@ skinny_add(float *out, const float *inp, const float *w, int N, int C,
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(dynamic, 1)
     for (int i = 0; i < nblk; i++) {
         int b0 = i * blk, b1 = b0 + blk < OC ? b0 + blk : OC;
-        skinny_cols(out, inp, w, N, C, OC, b0, b1);
+        if (w16)
+            cols_bf16(out, inp, w16, N, C, OC, b0, b1);
+        else
+            cols_f32(out, inp, w, N, C, OC, b0, b1);
     }
     return 1;
 }
-#else
+
 static int
 skinny_add(float *out, const float *inp, const float *w, int N, int C,
            int OC)
 {
-    (void)out; (void)inp; (void)w; (void)N; (void)C; (void)OC;
+    return skinny_add2(out, inp, w, NULL, N, C, OC);
+}
+#else
+static int
+skinny_add2(float *out, const float *inp, const float *w,
+            const uint16_t *w16, int N, int C, int OC)
+{
+    (void)out; (void)inp; (void)w; (void)w16; (void)N; (void)C; (void)OC;
     return 0;
 }
+
+static int
+skinny_add(float *out, const float *inp, const float *w, int N, int C,
+           int OC)
+{
+    return skinny_add2(out, inp, w, NULL, N, C, OC);
+}
 #endif
+
+int
+linear_rows_bf16_available(void)
+{
+#ifdef HAVE_SKINNY
+    return have_skinny();
+#else
+    return 0;
+#endif
+}
 
 void
 linear_forward(float *out, const float *inp, const float *w,
@@ -255,6 +358,24 @@ linear_forward_rows(float *out, const float *res, const float *inp,
     else if (N > SKINNY_ROWS || !skinny_add(out, inp, w, N, C, OC))
         gr_sgemm(CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C,
                  1.0f, out, OC);
+    prof_end(PROF_MATMUL);
+}
+
+void
+linear_forward_rows_bf16(float *out, const float *res, const float *inp,
+                         const uint16_t *w16, const float *b, int N, int C,
+                         int OC)
+{
+    prof_begin(PROF_MATMUL);
+    init_out(out, res, b, N, OC);
+    /* blocks of up to SKINNY_ROWS rows, each reading the weights once */
+    for (int r = 0; r < N; r += SKINNY_ROWS) {
+        int n = N - r < SKINNY_ROWS ? N - r : SKINNY_ROWS;
+        int done = skinny_add2(out + (size_t)r * OC, inp + (size_t)r * C,
+                               NULL, w16, n, C, OC);
+        assert(done);       /* callers check linear_rows_bf16_available() */
+        (void)done;
+    }
     prof_end(PROF_MATMUL);
 }
 

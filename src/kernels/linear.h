@@ -22,6 +22,14 @@ void linear_forward_rows(float *out, const float *res, const float *inp,
                          const float *w, const float *b, int N, int C,
                          int OC);
 
+/* linear_forward_rows with the weights w16 (OC,C) in bf16, widened to
+ * float as they load (half the memory to read); inputs and sums stay
+ * float.  Only where linear_rows_bf16_available() (AVX-512). */
+void linear_forward_rows_bf16(float *out, const float *res, const float *inp,
+                              const uint16_t *w16, const float *b, int N,
+                              int C, int OC);
+int linear_rows_bf16_available(void);
+
 /* Backward of linear_forward given dout (N,OC).  dw (OC,C) and db (OC)
  * accumulate (+=); dinp (N,C) accumulates when dinp_acc, else it is
  * overwritten.  Any of dinp, dw, db may be NULL (not wanted). */

@@ -7,9 +7,11 @@
 #include "base/xalloc.h"
 #include "kernels/act.h"
 #include "kernels/attention.h"
+#include "kernels/bf16.h"
 #include "kernels/linear.h"
 #include "kernels/loss.h"
 #include "kernels/norm.h"
+#include "kernels/prof.h"
 
 /* Positions per sequence in one prefill pass: big enough for efficient
  * matrix products, small enough to keep the scratch modest. */
@@ -53,11 +55,36 @@ kvcache_init(struct kvcache *kv, const struct gpt_config *cfg, int NB,
     return GR_OK;
 }
 
+enum gr_status
+kvcache_set_precision(struct kvcache *kv, enum gpt_precision p,
+                      struct gr_error *err)
+{
+    if (p == GPT_FP32) {
+        gr_aligned_free(kv->w16);
+        kv->w16 = NULL;
+        kv->precision = GPT_FP32;
+        return GR_OK;
+    }
+    if (!linear_rows_bf16_available())
+        return gr_fail(err, GR_EINPUT, "bf16 generation needs AVX-512 "
+                       "(F, BW, VL), which this CPU lacks");
+    if (!kv->w16) {
+        size_t n = gpt_num_params(&kv->cfg);
+        kv->w16 = gr_aligned_alloc(n * sizeof *kv->w16);
+        if (!kv->w16)
+            return gr_fail(err, GR_ENOMEM, "cannot allocate %zu MiB for "
+                           "bf16 weights", n * sizeof *kv->w16 >> 20);
+    }
+    kv->precision = GPT_BF16;
+    return GR_OK;
+}
+
 void
 kvcache_release(struct kvcache *kv)
 {
     if (!kv)
         return;
+    gr_aligned_free(kv->w16);
     gr_aligned_free(kv->mem);
     memset(kv, 0, sizeof *kv);
 }
@@ -66,6 +93,20 @@ void
 kvcache_reset(struct kvcache *kv)
 {
     kv->len = 0;
+}
+
+/* A linear layer of generation: out (R,OC) = [res +] inp (R,C) . w^T + b,
+ * with w the model's (fp32) or its place in kv->w16 (bf16). */
+static void
+gen_linear(const struct gpt *m, const struct kvcache *kv, float *out,
+           const float *res, const float *inp, const float *w,
+           const float *b, int R, int C, int OC)
+{
+    if (kv->w16)
+        linear_forward_rows_bf16(out, res, inp, kv->w16 + (w - m->params), b,
+                                 R, C, OC);
+    else
+        linear_forward_rows(out, res, inp, w, b, R, C, OC);
 }
 
 /* n positions pos..pos+n-1 of every sequence, tokens (NB,n) with row
@@ -82,6 +123,11 @@ forward_chunk(struct gpt *m, struct kvcache *kv, const int32_t *tokens,
            kv->cfg.T == Tc);
     assert(n >= 1 && n <= kv->chunk && pos >= 0 && pos <= kv->len &&
            pos + n <= Tc);
+    if (kv->w16 && pos == 0) {  /* a new sequence: this model's weights */
+        prof_begin(PROF_MATMUL);
+        bf16_from_f32(kv->w16, m->params, m->nparams);
+        prof_end(PROF_MATMUL);
+    }
     for (int s = 0; s < NB; s++)
         for (int i = 0; i < n; i++) {
             int32_t tok = tokens[(size_t)s * ld + i];
@@ -97,19 +143,19 @@ forward_chunk(struct gpt *m, struct kvcache *kv, const int32_t *tokens,
         size_t c = (size_t)l * C;
         layernorm_forward(kv->ln, kv->mean, kv->rstd, kv->x, p->ln1w + c,
                           p->ln1b + c, R, C);
-        linear_forward_rows(kv->qkv, NULL, kv->ln, p->qkvw + 3 * c * C,
-                            p->qkvb + 3 * c, R, C, 3 * C);
+        gen_linear(m, kv, kv->qkv, NULL, kv->ln, p->qkvw + 3 * c * C,
+                   p->qkvb + 3 * c, R, C, 3 * C);
         attention_forward_cached(kv->atty, kv->k + l * kvl, kv->v + l * kvl,
                                  kv->scores, kv->qkv, NB, n, pos, Tc, C, NH);
-        linear_forward_rows(kv->x, kv->x, kv->atty, p->attprojw + c * C,
-                            p->attprojb + c, R, C, C);
+        gen_linear(m, kv, kv->x, kv->x, kv->atty, p->attprojw + c * C,
+                   p->attprojb + c, R, C, C);
         layernorm_forward(kv->ln, kv->mean, kv->rstd, kv->x, p->ln2w + c,
                           p->ln2b + c, R, C);
-        linear_forward_rows(kv->fch, NULL, kv->ln, p->fcw + 4 * c * C,
-                            p->fcb + 4 * c, R, C, 4 * C);
+        gen_linear(m, kv, kv->fch, NULL, kv->ln, p->fcw + 4 * c * C,
+                   p->fcb + 4 * c, R, C, 4 * C);
         gelu_forward(kv->fch, kv->fch, (size_t)R * 4 * C);
-        linear_forward_rows(kv->x, kv->x, kv->fch, p->fcprojw + 4 * c * C,
-                            p->fcprojb + c, R, 4 * C, C);
+        gen_linear(m, kv, kv->x, kv->x, kv->fch, p->fcprojw + 4 * c * C,
+                   p->fcprojb + c, R, 4 * C, C);
     }
     kv->len = pos + n;
     if (!logits_out)
@@ -120,7 +166,7 @@ forward_chunk(struct gpt *m, struct kvcache *kv, const int32_t *tokens,
                (size_t)C * sizeof(float));
     layernorm_forward(kv->last, kv->mean, kv->rstd, kv->ln, p->lnfw, p->lnfb,
                       NB, C);
-    linear_forward_rows(logits_out, NULL, kv->last, p->wte, NULL, NB, C, V);
+    gen_linear(m, kv, logits_out, NULL, kv->last, p->wte, NULL, NB, C, V);
 }
 
 void

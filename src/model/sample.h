@@ -28,12 +28,23 @@ struct kvcache {
     float *mean, *rstd; /* (NB*chunk) */
     float *last;        /* (NB,C) final LayerNorm of the last positions */
     float *scores;      /* (NB,NH,T) */
+    int precision;      /* enum gpt_precision (kvcache_set_precision) */
+    uint16_t *w16;      /* GPT_BF16: (nparams) bf16 copy of the weights */
 };
 
 /* Allocate a cache for NB sequences of up to cfg->T positions. */
 enum gr_status kvcache_init(struct kvcache *kv, const struct gpt_config *cfg,
                             int NB, struct gr_error *err);
 void kvcache_release(struct kvcache *kv);
+
+/* GPT_BF16: read the weight matrices as bf16 (half the memory traffic,
+ * which bounds generation; activations, sums and the rest stay fp32),
+ * copied from the model whenever a sequence starts (position 0).
+ * GPT_FP32 (the default): the model's weights as they are.  GR_EINPUT
+ * when this CPU lacks the AVX-512 the bf16 kernels use. */
+enum gr_status kvcache_set_precision(struct kvcache *kv,
+                                     enum gpt_precision p,
+                                     struct gr_error *err);
 /* Forget every position (start new sequences). */
 void kvcache_reset(struct kvcache *kv);
 
