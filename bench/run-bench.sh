@@ -6,7 +6,9 @@
 # 124M; sampling tokens/s (1 and 16 sequences); peak RSS; and the
 # correctness cross-check against PyTorch.  Prints `RATIO name value`
 # lines (garage / peer: higher is better; for memory peer / garage, so
-# higher is still better) and a Markdown table for bench/README.
+# higher is still better), `SPEEDUP name value` lines for garage against
+# itself (bf16 against fp32, 16 sequences against one), and a Markdown
+# table for bench/README.
 #
 # Environment: BENCH_ROUNDS (default 3) rounds of each training run,
 # garage and PyTorch alternating, each figure the median step time over
@@ -146,6 +148,15 @@ EOF
         ratio "train_${name}_vs_llmc" "$g_tok" "$l_tok"
         ratio "mem_train_${name}_vs_llmc" "$l_rss" "$g_rss"
     fi
+    # fp32 through oneDNN's matmul (GARAGE_SGEMM=onednn, not the default)
+    o_tok=""
+    if [ "$name" != 124M ] &&
+        GARAGE_SGEMM=onednn "$BT" train $args "$steps" 2 > "$tmp/o.$name" 2>/dev/null &&
+        [ "$(key "$tmp/o.$name" SGEMM_BACKEND)" = oneDNN ]; then
+        os=$(grep '^STEP_S ' "$tmp/o.$name" | cut -d' ' -f2- | median)
+        o_tok=$(calc "$n / $os")
+        echo "train $name garage GARAGE_SGEMM=onednn: $o_tok tok/s (one round)"
+    fi
     # precision=bf16 (garage only; not part of the fp32 comparison)
     b_tok=""
     if [ "$name" != 124M ] &&
@@ -156,7 +167,8 @@ EOF
         echo "SPEEDUP train_${name}_bf16_vs_fp32 $(calc "$b_tok / $g_tok")"
     fi
     row "| train $name tok/s | $g_tok | $t_tok | $l_tok |"
-    [ -n "$b_tok" ] && row "| train $name tok/s, precision=bf16 | $b_tok | | |"
+    [ -n "$o_tok" ] && row "| train $name tok/s, GARAGE_SGEMM=onednn (1 round) | $o_tok | | |"
+    [ -n "$b_tok" ] && row "| train $name tok/s, precision=bf16 (1 round) | $b_tok | | |"
     row "| train $name model GFLOP/s | $g_fl | $t_fl | |"
     row "| train $name peak RSS MiB | $g_rss | $t_rss | $l_rss |"
 done
@@ -179,8 +191,18 @@ for nb in 1 16; do
     echo "sample x$nb: garage $gs_tok tok/s ($gs_rss MiB), pytorch $ts_tok tok/s ($ts_rss MiB)"
     row "| sample M x$nb tok/s (total) | $gs_tok | $ts_tok | |"
     row "| sample M x$nb peak RSS MiB | $gs_rss | $ts_rss | |"
+    # bf16 weights (kvcache_set_precision; garage only)
+    if BENCH_PRECISION=bf16 "$BT" sample $SM $nb 256 > "$tmp/gb.$nb" 2>/dev/null; then
+        gb_tok=$(key "$tmp/gb.$nb" TOK_S)
+        eval "GB_$nb=\$gb_tok"
+        echo "sample x$nb: garage with bf16 weights $gb_tok tok/s ($(key "$tmp/gb.$nb" PEAK_RSS_MIB) MiB)"
+        echo "SPEEDUP sample${nb}_bf16_vs_fp32 $(calc "$gb_tok / $gs_tok")"
+        row "| sample M x$nb tok/s, bf16 weights | $gb_tok | | |"
+    fi
 done
-ratio sample16_vs_sample1 "$GS_16" "$GS_1"
+echo "SPEEDUP sample16_vs_sample1 $(calc "$GS_16 / $GS_1")"
+[ -n "${GB_16:-}" ] && [ -n "${GB_1:-}" ] &&
+    echo "SPEEDUP sample16_vs_sample1_bf16 $(calc "$GB_16 / $GB_1")"
 
 # --- bf16 products (oneDNN, OpenBLAS sbgemm) against sgemm ---------------------------
 bf16="skipped (no oneDNN: apt-get install libdnnl-dev)"

@@ -67,7 +67,7 @@ check_cache_p(int NB, int T, int npre, int bf16)
     }
     CHECK_MSG(worst < tol, "NB=%d T=%d prefill %d bf16 %d: cached logits "
               "differ by %g", NB, T, npre, bf16, worst);
-    if (bf16)
+    if (bf16 && NB <= 4)    /* more rows read fp32 weights (sample.h) */
         CHECK_MSG(worst > 1e-6, "bf16 generation gave fp32's logits exactly");
 
     /* rewind to position 3 with other tokens: as if the sequence were so */
@@ -221,6 +221,7 @@ main(void)
     check_cache(3, 20, 0);
     check_cache(1, 80, 70);     /* prefill in two passes (64 + 6) */
     check_cache(3, 75, 9);
+    check_cache(4, 30, 0);      /* 4x4 kernels, bf16 weights too */
     check_cache(16, 30, 0);     /* batched generation: 4x4 kernels */
     check_cache(5, 30, 20);
     test_sampler();

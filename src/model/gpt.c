@@ -243,11 +243,11 @@ alloc_acts16(struct gpt *m, struct gr_error *err)
     struct gpt_acts a;
     size_t n = acts16_layout(&m->cfg, m->B, m->T, &a, NULL);
     uint16_t *mem = gr_aligned_alloc(n * sizeof *mem);
+    gr_aligned_free(m->acts16);     /* too small now in any case */
+    m->acts16 = mem;
     if (!mem)
         return gr_fail(err, GR_ENOMEM, "cannot allocate %zu MiB of bf16 "
                        "activations", n * sizeof *mem >> 20);
-    gr_aligned_free(m->acts16);
-    m->acts16 = mem;
     return GR_OK;
 }
 
@@ -356,6 +356,7 @@ gpt_forward_trunk(struct gpt *m, const int32_t *inputs, int B, int T,
     acts_layout(cfg, B, T, a, m->acts_mem);
     int bf16 = m->precision == GPT_BF16;
     if (bf16) {
+        assert(m->acts16 && m->params16);
         acts16_layout(cfg, B, T, a, m->acts16);
         prof_begin(PROF_MATMUL);
         bf16_from_f32(m->params16, m->params, m->nparams);

@@ -95,6 +95,11 @@ kvcache_reset(struct kvcache *kv)
     kv->len = 0;
 }
 
+/* Rows up to which bf16 weights pay: reading the weights bounds a few
+ * rows; more rows are bound by the products, and widening bf16 costs
+ * instructions there, so they read the fp32 weights. */
+#define BF16_MAX_ROWS 4
+
 /* A linear layer of generation: out (R,OC) = [res +] inp (R,C) . w^T + b,
  * with w the model's (fp32) or its place in kv->w16 (bf16). */
 static void
@@ -102,7 +107,7 @@ gen_linear(const struct gpt *m, const struct kvcache *kv, float *out,
            const float *res, const float *inp, const float *w,
            const float *b, int R, int C, int OC)
 {
-    if (kv->w16)
+    if (kv->w16 && R <= BF16_MAX_ROWS)
         linear_forward_rows_bf16(out, res, inp, kv->w16 + (w - m->params), b,
                                  R, C, OC);
     else

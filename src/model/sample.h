@@ -38,8 +38,10 @@ enum gr_status kvcache_init(struct kvcache *kv, const struct gpt_config *cfg,
 void kvcache_release(struct kvcache *kv);
 
 /* GPT_BF16: read the weight matrices as bf16 (half the memory traffic,
- * which bounds generation; activations, sums and the rest stay fp32),
- * copied from the model whenever a sequence starts (position 0).
+ * which bounds generating a few sequences; activations, sums and the
+ * rest stay fp32), copied from the model whenever a sequence starts
+ * (position 0).  Passes of more than 4 rows (many sequences, prefill)
+ * still read the fp32 weights: they are bound by the products.
  * GPT_FP32 (the default): the model's weights as they are.  GR_EINPUT
  * when this CPU lacks the AVX-512 the bf16 kernels use. */
 enum gr_status kvcache_set_precision(struct kvcache *kv,
