@@ -50,8 +50,8 @@ name_eq(const char *a, const char *b)
     return *a == *b;
 }
 
-static size_t
-edit_distance(const char *a, const char *b)
+size_t
+command_name_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     size_t *row = xcalloc(lb + 1, sizeof *row);
@@ -93,7 +93,7 @@ command_nearest(const char *name)
     const char *best = NULL;
     size_t bestd = (size_t)-1;
     for (const struct gr_command *c = gr_commands; c->name; c++) {
-        size_t d = edit_distance(name, c->name);
+        size_t d = command_name_distance(name, c->name);
         if (strncmp(c->name, name, strlen(name)) == 0 && *name)
             d = d < 1 ? d : 1;          /* a prefix is a near miss */
         if (d < bestd) {
@@ -119,7 +119,7 @@ command_nearest_option(const struct gr_command *cmd, const char *name)
     const char *best = NULL;
     size_t bestd = (size_t)-1;
     for (const struct gr_option *o = cmd->opts; o && o->name; o++) {
-        size_t d = edit_distance(name, o->name);
+        size_t d = command_name_distance(name, o->name);
         if (d < bestd) {
             bestd = d;
             best = o->name;
@@ -427,7 +427,7 @@ args_parse_argv(struct gr_args *a, int argc, char **argv, struct gr_error *err)
             for (const struct gr_option *o = cmd->opts; o && o->name; o++)
                 if ((o->type == OPT_BOOL || o->type == OPT_PATHS ||
                      o->type == OPT_STRINGS) &&
-                    edit_distance(arg, o->name) <= 2)
+                    command_name_distance(arg, o->name) <= 2)
                     near = o;
             if (near)
                 return gr_fail(err, GR_EUSAGE, "unexpected argument '%s' for '%s' "

@@ -104,6 +104,8 @@ void ctx_write(struct gr_ctx *ctx, const char *text, size_t n);
 extern const struct gr_command gr_commands[];
 
 const struct gr_command *command_find(const char *name);
+/* Edit distance between two names, ignoring case (for "did you mean"). */
+size_t command_name_distance(const char *a, const char *b);
 /* Nearest command name to name (edit distance), or NULL. */
 const char *command_nearest(const char *name);
 /* Option by name ('-' and '_' are the same), or NULL. */

@@ -65,33 +65,6 @@ struct loader {
 
 /* ---- small helpers ------------------------------------------------- */
 
-static size_t
-edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    size_t *row = xcalloc(lb + 1, sizeof *row);
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (tolower((unsigned char)a[i - 1]) !=
-                                  tolower((unsigned char)b[j - 1]));
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            if (up + 1 < best)
-                best = up + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    size_t d = row[lb];
-    free(row);
-    return d;
-}
-
 /* "path:line:col: message" (mark is libyaml's, 0-based). */
 static enum gr_status
 fail_at(struct loader *L, yaml_mark_t mark, enum gr_status code,
@@ -796,7 +769,7 @@ nearest_top_key(const char *key)
     const char *best = NULL;
     size_t bestd = (size_t)-1;
     for (size_t i = 0; top_keys[i]; i++) {
-        size_t d = edit_distance(key, top_keys[i]);
+        size_t d = command_name_distance(key, top_keys[i]);
         if (d < bestd) {
             bestd = d;
             best = top_keys[i];
