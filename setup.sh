@@ -42,7 +42,11 @@ make -j"$JOBS"
 
 case "${1:-run}" in
 check)
-    make -j"$JOBS" check
+    if ! make -j"$JOBS" check; then
+        # what the failing tests printed, so that a log of this run says why
+        [ -f test-suite.log ] && head -c 60000 test-suite.log
+        exit 1
+    fi
     ;;
 run)
     if [ -t 0 ] && [ -t 1 ]; then

@@ -34,6 +34,11 @@ wait_for() {
 $s"
     finish
 }
+# sample_step: the step of the samples on the screen (0 when none)
+sample_step() {
+    _st=$(screen | grep -oE 'Samples at step [0-9]+' | head -n1 | awk '{print $4}')
+    echo "${_st:-0}"
+}
 keys() { tm send-keys -t app "$@"; sleep 0.1; }
 # set NAME VALUE: in a focused settings panel, find NAME and type VALUE
 set_opt() { keys /; keys "$1" Enter; keys Enter C-u "$2" Enter; }
@@ -94,7 +99,10 @@ set_opt warmup 5
 set_opt lr 3e-3
 keys Tab Tab
 keys g
-wait_for "Samples at step 20" 60
+# (a fast machine runs many evaluations between two looks at the
+# screen, so wait for any step's samples, then for a later one's)
+wait_for "Samples at step" 60
+first_step=$(sample_step)
 wait_for "from"
 # resizing while it trains
 tm resize-window -t app -x 100 -y 30
@@ -102,7 +110,16 @@ sleep 0.5
 tm resize-window -t app -x 50 -y 14
 sleep 0.5
 tm resize-window -t app -x 80 -y 24
-wait_for "Samples at step 40" 60
+n=600
+while [ "$(sample_step)" -le "$first_step" ]; do
+    n=$((n - 1))
+    [ "$n" -gt 0 ] || { fail "no samples after step $first_step; the screen shows:
+$(screen)"; finish; }
+    tm has-session -t app 2>/dev/null ||
+        { fail "the application's terminal is gone while training"; finish; }
+    sleep 0.1
+done
+wait_for "Samples at step"
 # the chart's axes and labels: "5.6┤", "│", "└───", the steps below
 has "$s" "┤"
 has "$s" "└──"
