@@ -33,7 +33,7 @@ has "$err" "holds no prompts"
 [ -z "$(ls w/checkpoints | grep tuned)" ] || fail "a refused run left a tuned checkpoint"
 
 # Four iterations in one run, in copies for the resume tests below.
-cp -r w w2 && cp -r w wk && cp -r w wx && cp -r w wt
+cp -r w w2 && cp -r w wk && cp -r w wx && cp -r w wt && cp -r w wc
 expect 0 "$GARAGE" -C w tune steps=4 save_every=0 $run
 has "$out" "Tuned to iteration 4"
 [ -f w/checkpoints/tuned-000004.ckpt ] || fail "no tuned-000004.ckpt"
@@ -44,6 +44,19 @@ for k in reward reward_std kl kl_coef entropy policy_loss value_loss clip_frac \
     grep '"kind":"tune"' "$log" | head -n1 | grep -q "\"$k\":" || fail "no $k in the tune records"
 done
 grep -q '"kind":"tune_sample".*"text":".* => ' "$log" || fail "no sample answers in $log"
+# compare: after each iteration the reference (model 0) and the policy
+# (model 1) answer the same prompt, both scored
+[ "$(grep -c '"kind":"tune_compare"' "$log")" -eq 8 ] || fail "expected 8 tune_compare records"
+for it in 1 2 3 4; do
+    for m in 0 1; do
+        grep "\"kind\":\"tune_compare\",\"iter\":$it,\"model\":$m,\"reward\":[-0-9.e]*,\"rule\":[-0-9.e]*,\"len\":" "$log" |
+            grep -q '"text":".* => ' || fail "no comparison of model $m at iteration $it"
+    done
+    p0=$(grep "\"tune_compare\",\"iter\":$it,\"model\":0" "$log" | sed 's/.*"text":"\(.*\) => .*/\1/')
+    p1=$(grep "\"tune_compare\",\"iter\":$it,\"model\":1" "$log" | sed 's/.*"text":"\(.*\) => .*/\1/')
+    [ -n "$p0" ] && [ "$p0" = "$p1" ] || fail "iteration $it: the two models answered different prompts ('$p0', '$p1')"
+done
+grep '"kind":"tune"' "$log" | head -n1 | grep -q '"t_compare":' || fail "no t_compare in the tune records"
 # warnings: kl_bound=1 is low; the rule (avoid=happy) falls as the reward rises
 has "$err" "above kl_bound=0.1"
 grep -q '"kind":"note".*warning: iteration [0-9]*: the KL to the reference is' "$log" ||
@@ -63,6 +76,13 @@ has "$out" "win rate, rule"
 has "$out" "KL to the reference"
 has "$out" "validation bits/byte"
 grep -q '"kind":"tune_eval"' w/logs/eval-*.jsonl || fail "no tune_eval record"
+
+# The comparison draws from a stream of its own: without it the run is
+# the same, byte for byte.
+expect 0 "$GARAGE" -C wc tune steps=4 save_every=0 compare=false $run
+cmp -s w/checkpoints/tuned-000004.ckpt wc/checkpoints/tuned-000004.ckpt ||
+    fail "compare=false changed the run"
+grep -q '"kind":"tune_compare"' wc/logs/tune-*.jsonl && fail "compare=false still compared"
 
 # 4 = 2 + resume + 2, byte for byte.
 expect 0 "$GARAGE" -C w2 tune steps=4 save_every=0 stop_at=2 $run

@@ -220,6 +220,7 @@ static const struct gr_option tune_opts[] = {
     { "save_every", OPT_INT, "10", 0, 10000000, NULL, "iterations between checkpoints (0: only at the end)" },
     { "show_every", OPT_INT, "10", 1, 10000000, NULL, "iterations between rows of the table of sample answers" },
     { "show", OPT_INT, "3", 0, 1024, NULL, "sample answers per row of that table (0: none)" },
+    { "compare", OPT_BOOL, "true", NOR, NULL, "after each iteration, the reference and the tuned model answer one of its prompts from the same seed, both scored (logged; side by side in the curses application)" },
     { "checkpoint", OPT_PATH, NULL, NOR, NULL, "model to start from, also the frozen reference (default: the newest sft, else base)" },
     { "reward", OPT_PATH, NULL, NOR, NULL, "reward model (default: the newest reward checkpoint)" },
     { "resume", OPT_BOOL, "false", NOR, NULL, "continue the newest tuned checkpoint: policy, value head, optimizer, KL controller, prompt position" },

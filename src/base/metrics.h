@@ -14,7 +14,7 @@
 
 #include "base/error.h"
 
-#define GR_METRIC_MAX 24
+#define GR_METRIC_MAX 32
 #define GR_METRIC_KEY 24
 #define GR_METRIC_TEXT 512
 #define GR_METRICS_QUEUE 4096

@@ -18,6 +18,12 @@
  * and reward checkpoints, and the warnings' baselines: resuming
  * continues the same run bit for bit.
  *
+ * compare=true: after each iteration's update, the reference and the
+ * policy each answer the first prompt of that iteration, from the same
+ * seed (one drawn from the iteration number, so the run's own random
+ * stream, and resuming, stay as they are), both answers scored: two
+ * "tune_compare" records, for the side-by-side view of a front end.
+ *
  * A KL above kl_stop (or not finite) stops the run: the checkpoint
  * whose policy produced it is set aside as tuned-ITER.ckpt.rejected, so
  * the newest tuned checkpoint left is a good one. */
@@ -167,7 +173,7 @@ struct tune_opts {
     double kl_coef, target_kl, kl_horizon, kl_bound, kl_stop, penalty;
     double ptx_coef;
     int ptx_batch;
-    int resume, replace, show;
+    int resume, replace, show, compare;
     uint64_t seed;
     struct rank_rule rule;
     int has_rule;
@@ -193,6 +199,11 @@ struct tune_run {
     /* PPO-ptx: windows of the training split */
     struct shard train;
     int32_t *ptx_in, *ptx_tg;       /* (ptx_batch,T) */
+    /* compare=true: one sequence at a time, either model */
+    struct kvcache cmp_kv;
+    int have_cmp_kv;
+    float *cmp_logits, *cmp_scratch;        /* (V), (2V) */
+    int32_t *cmp_seq[2];                    /* (T+1) reference, policy */
 };
 
 /* The ppo ptx hook: ptx_coef times the next-token loss on random windows
@@ -220,6 +231,7 @@ read_opts(struct tune_opts *o, const struct gr_args *a, const struct workspace *
     o->save_every = args_int(a, "save_every");
     o->show_every = args_int(a, "show_every");
     o->show = (int)args_int(a, "show");
+    o->compare = args_bool(a, "compare");
     struct ppo_hparams *h = &o->h;
     *h = ppo_defaults();
     h->batch = (int)args_int(a, "batch");
@@ -510,6 +522,15 @@ setup(struct tune_run *r, const struct gr_args *a, struct gr_error *err)
         r->ppo.ptx = ptx_grads;
         r->ppo.ptx_ctx = r;
     }
+    if (o->compare) {
+        if ((rc = kvcache_init(&r->cmp_kv, &r->policy.cfg, 1, err)) != GR_OK)
+            goto out;
+        r->have_cmp_kv = 1;
+        r->cmp_logits = xmalloc((size_t)r->policy.cfg.V * sizeof *r->cmp_logits);
+        r->cmp_scratch = xmalloc(2 * (size_t)r->policy.cfg.V * sizeof *r->cmp_scratch);
+        for (int k = 0; k < 2; k++)
+            r->cmp_seq[k] = xmalloc((size_t)(T + 1) * sizeof *r->cmp_seq[k]);
+    }
     if (resuming) {
         if (r->meta.nextra != ppo_head_floats(&r->ppo)) {
             rc = gr_fail(err, GR_ECORRUPT, "%s: the value head has %zu floats, "
@@ -571,6 +592,12 @@ teardown(struct tune_run *r)
     free(r->ptx_in);
     free(r->ptx_tg);
     shard_close(&r->train);
+    if (r->have_cmp_kv)
+        kvcache_release(&r->cmp_kv);
+    free(r->cmp_logits);
+    free(r->cmp_scratch);
+    free(r->cmp_seq[0]);
+    free(r->cmp_seq[1]);
     free(r->prompts_path);
     free(r->init_path);
     free(r->ref_path);
@@ -705,6 +732,76 @@ emit_samples(struct tune_run *r, long long iter, const size_t *ids, char **answe
     }
 }
 
+/* compare: m's answer to prompt p (np tokens) into seq (the prompt, the
+ * answer, <|end|>), sampled as the rollouts are; returns the length of
+ * seq, *ended whether the model closed the answer itself. */
+static int
+compare_answer(struct tune_run *r, struct gpt *m, int32_t *seq, const int32_t *p,
+               int np, struct gr_rng *rng, int *ended)
+{
+    const int V = m->cfg.V, A = r->o.h.max_answer;
+    struct sampler_opts so = sampler_defaults();
+    so.temperature = r->o.h.temperature;
+    memcpy(seq, p, (size_t)np * sizeof *seq);
+    kvcache_reset(&r->cmp_kv);
+    gpt_prefill(m, &r->cmp_kv, p, np, r->cmp_logits);
+    int n = np;
+    *ended = 0;
+    for (int a = 0; a < A; a++) {
+        int32_t tok = sample_next(r->cmp_logits, V, &so, NULL, 0, rng, r->cmp_scratch);
+        seq[n++] = tok;
+        if (tok == BPE_END) {
+            *ended = 1;
+            break;
+        }
+        if (a + 1 < A)
+            gpt_forward_step(m, &r->cmp_kv, &tok, n - 1, r->cmp_logits);
+    }
+    if (!*ended)
+        seq[n++] = BPE_END;     /* the reward head reads the closing <|end|> */
+    return n;
+}
+
+/* compare: the reference's and the policy's answers to prompt id,
+ * scored, as two "tune_compare" records in rec (model 0: the reference,
+ * 1: the policy), emitted after the iteration's "tune" record. */
+static enum gr_status
+compare(struct tune_run *r, long long iter, size_t id, struct gr_metric rec[2],
+        struct gr_error *err)
+{
+    struct gr_rng g0, g;
+    rng_seed(&g0, rng_hash64(r->prompt_seed ^ 0x636f6d70617265ULL, (uint64_t)iter));
+    struct gpt *models[2] = { &r->ref, &r->policy };
+    int lens[2], ended[2];
+    const int np = r->prompts.len[id];
+    for (int k = 0; k < 2; k++) {
+        g = g0;                 /* the same draws for both */
+        lens[k] = compare_answer(r, models[k], r->cmp_seq[k], r->prompts.tok[id], np,
+                                 &g, &ended[k]);
+    }
+    float scores[2];
+    const int32_t *seqs[2] = { r->cmp_seq[0], r->cmp_seq[1] };
+    enum gr_status rc = reward_score_batch(&r->rm, seqs, lens, 2, scores, err);
+    if (rc != GR_OK)
+        return rc;
+    for (int k = 0; k < 2; k++) {
+        int alen = lens[k] - np - 1;
+        char *text = bpe_decode(&r->tok, r->cmp_seq[k] + np, (size_t)alen, NULL);
+        float reward = scores[k] - (ended[k] ? 0.0f : (float)r->o.penalty);
+        metric_begin(&rec[k], "tune_compare");
+        metric_add(&rec[k], "iter", (double)iter);
+        metric_add(&rec[k], "model", k);
+        metric_add(&rec[k], "reward", reward);
+        if (r->o.has_rule)
+            metric_add(&rec[k], "rule", rank_rule_score(&r->o.rule, text));
+        metric_add(&rec[k], "len", alen);
+        metric_add(&rec[k], "ended", ended[k]);
+        metric_text(&rec[k], "%s => %s", r->prompts.text[id], text);
+        free(text);
+    }
+    return GR_OK;
+}
+
 enum gr_status
 stage_tune(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
 {
@@ -820,6 +917,11 @@ stage_tune(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
         ppo_klctl_update(&p->kl, st->kl, B);
         r.meta.data_pos += (uint64_t)B;
         iter = it;
+        double tc = stage_now();
+        struct gr_metric cmp[2];
+        if (o->compare && (rc = compare(&r, it, ids[0], cmp, err)) != GR_OK)
+            goto out;
+        double t_compare = stage_now() - tc;
 
         reward = st->score_mean;
         if (isnan(first_reward))
@@ -847,6 +949,8 @@ stage_tune(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
         metric_add(&rec, "t_sample", t_sample);
         metric_add(&rec, "t_score", t_score);
         metric_add(&rec, "t_update", t_update);
+        if (o->compare)
+            metric_add(&rec, "t_compare", t_compare);
         metric_add(&rec, "tok_s", (double)st->tokens / dt);
         metric_add(&rec, "gen_tok_s", (double)st->tokens / t_sample);
         metric_add(&rec, "grad_norm", st->grad_norm);
@@ -858,6 +962,8 @@ stage_tune(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
         metrics_emit(ctx->metrics, &rec);
         if (show)
             emit_samples(&r, it, ids, answers, o->has_rule ? rule : NULL);
+        for (int k = 0; o->compare && k < 2; k++)
+            metrics_emit(ctx->metrics, &cmp[k]);
 
         int last = it == o->steps;
         if ((o->save_every > 0 && it % o->save_every == 0) || last ||
