@@ -107,7 +107,7 @@ check_PROGRAMS += tests/test-chart
 TESTS += tests/test-chart tests/cli-tui.sh
 tests_test_chart_SOURCES = tests/test-chart.c ui/tui/chart.c ui/tui/chart.h
 tests_test_chart_LDADD = $(ENGINE_LIBS)
-EXTRA_DIST += tests/cli-tui.sh
+EXTRA_DIST += tests/cli-tui.sh tests/tui-lib.sh
 # tune
 check_PROGRAMS += tests/test-ppo
 TESTS += tests/test-ppo
@@ -155,9 +155,9 @@ TESTS += tests/cli-docs.sh
 EXTRA_DIST += tests/cli-docs.sh
 # tune
 check_PROGRAMS += tests/test-tune
-TESTS += tests/test-tune tests/cli-tune.sh tests/cli-tune-bar.sh
+TESTS += tests/test-tune tests/cli-tune.sh tests/cli-tune-bar.sh tests/cli-tui-tune.sh
 tests_test_tune_LDADD = $(ENGINE_LIBS)
-EXTRA_DIST += tests/tune-lib.sh tests/cli-tune.sh tests/cli-tune-bar.sh \
+EXTRA_DIST += tests/tune-lib.sh tests/cli-tune.sh tests/cli-tune-bar.sh tests/cli-tui-tune.sh \
 	tests/data/tune/corpus.txt tests/data/tune/demos.jsonl \
 	tests/data/tune/prompts.txt tests/data/tune/prompts-eval.txt
 # profile (pretrain profile=true)

@@ -2,14 +2,16 @@
  * penalty to the frozen reference), watching it live: a chart of the
  * metric chosen with 1-6 (reward, KL, entropy, clip fraction, answer
  * length, end-token rate) beside sparklines of all of them, the time
- * split between sampling, scoring and updating, and a rolling table of
- * recent prompts with their answers and rewards.
+ * split between sampling, scoring and updating, a rolling table of
  *
- * Everything comes from the job's "tune" and "tune_sample" records (or
- * the last run's log).  'c' compares the tuned model with its reference
- * on held-out prompts (the registry's 'eval': both answers to the same
- * prompts, their rewards, the win rate), between runs: the tuning
- * records do not carry the reference's answers. */
+ * recent prompts with their answers and rewards, and above it the
+ * reference's and the tuned model's answers to the same prompt, side by
+ * side, refreshed each iteration (tune compare=true).
+ *
+ * Everything comes from the job's "tune", "tune_sample" and
+ * "tune_compare" records (or the last run's log).  'c' compares the
+ * tuned model with its reference on held-out prompts (the registry's
+ * 'eval': both answers to many prompts, their rewards, the win rate). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +42,14 @@ struct tune_row {
     char *text;                 /* "prompt => answer" */
 };
 
+/* The newest side-by-side comparison: [0] the reference, [1] tuned. */
+struct tune_cmp {
+    double iter;
+    char *prompt;
+    char *answer[2];
+    double reward[2];
+};
+
 struct tune_scr {
     struct form form;
     struct chartview cv;
@@ -49,6 +59,7 @@ struct tune_scr {
     struct tune_row rows[MAX_ROWS];     /* newest last */
     int nrows;
     int table_top;
+    struct tune_cmp now;        /* the last iteration's two answers */
     struct textlog cmp;         /* the last comparison ('eval') */
     int show_cmp, comparing;
 };
@@ -69,6 +80,34 @@ static const struct key_binding tune_keys[] = {
 };
 
 static void
+clear_cmp(struct tune_cmp *c)
+{
+    free(c->prompt);
+    free(c->answer[0]);
+    free(c->answer[1]);
+    memset(c, 0, sizeof *c);
+    c->iter = c->reward[0] = c->reward[1] = NAN;
+}
+
+/* A "tune_compare" record: "prompt => answer" of model 0 or 1. */
+static void
+take_cmp(struct tune_cmp *c, const struct gr_metric *m)
+{
+    double it = metric_get(m, "iter", NAN);
+    int k = metric_get(m, "model", 0) != 0;
+    if (it != c->iter)
+        clear_cmp(c);
+    c->iter = it;
+    const char *sep = strstr(m->text, " => ");
+    const char *ans = sep ? sep + 4 : m->text;
+    if (!c->prompt)
+        c->prompt = sep ? xstrndup(m->text, (size_t)(sep - m->text)) : xstrdup("");
+    free(c->answer[k]);
+    c->answer[k] = xstrdup(*ans ? ans : "(nothing)");
+    c->reward[k] = metric_get(m, "reward", NAN);
+}
+
+static void
 clear_run(struct tune_scr *s)
 {
     for (int k = 0; k < NMETRIC; k++)
@@ -76,6 +115,7 @@ clear_run(struct tune_scr *s)
     for (int i = 0; i < s->nrows; i++)
         free(s->rows[i].text);
     s->nrows = 0;
+    clear_cmp(&s->now);
     s->iter = s->iters = s->eta = s->tok_s = NAN;
     s->t_sample = s->t_score = s->t_update = s->kl_coef = NAN;
 }
@@ -100,6 +140,8 @@ take(struct tune_scr *s, const struct gr_metric *m)
         s->t_score = metric_get(m, "t_score", NAN);
         s->t_update = metric_get(m, "t_update", NAN);
         s->kl_coef = metric_get(m, "kl_coef", NAN);
+    } else if (!strcmp(m->kind, "tune_compare")) {
+        take_cmp(&s->now, m);
     } else if (!strcmp(m->kind, "tune_sample")) {
         if (s->nrows == MAX_ROWS) {
             free(s->rows[0].text);
@@ -241,16 +283,32 @@ draw_stats(struct screen *scr, struct rect r)
     draw_textf(y++, x, w, A_BOLD, "iteration %.0f / %.0f  ETA %s", s->iter, s->iters, a);
     if (y < end)
         draw_bar(y++, x, w, s->iters > 0 ? s->iter / s->iters : 0);
-    for (int k = 0; k < NMETRIC && y < end; k++, y++) {
-        double v = series_last(&s->s[k]);
-        attr_t at = k == s->which ? A_BOLD : A_NORMAL;
-        draw_textf(y, x, 16, at, "%d %-14s", k + 1, metrics[k].name);
-        draw_textf(y, x + 16, 8, at, "%7.3g", v);
-        sparkline(y, x + 25, w - 25, &s->s[k], style(k == s->which ? ST_SERIES1 : ST_DIM));
+    if (end - y >= NMETRIC + 3) {
+        /* a row each, with its sparkline */
+        for (int k = 0; k < NMETRIC && y < end; k++, y++) {
+            double v = series_last(&s->s[k]);
+            attr_t at = k == s->which ? A_BOLD : A_NORMAL;
+            draw_textf(y, x, 16, at, "%d %-14s", k + 1, metrics[k].name);
+            draw_textf(y, x + 16, 8, at, "%7.3g", v);
+            sparkline(y, x + 25, w - 25, &s->s[k], style(k == s->which ? ST_SERIES1 : ST_DIM));
+        }
+    } else {
+        /* short of rows: two to a row, the names shortened */
+        static const char *const brief[NMETRIC] = { "reward", "KL", "entropy", "clip",
+                                                    "length", "end" };
+        int half = w / 2;
+        for (int k = 0; k < NMETRIC && y < end; k++) {
+            attr_t at = k == s->which ? A_BOLD : A_NORMAL;
+            int cx = x + (k % 2) * half;
+            draw_textf(y, cx, half - 1, at, "%d %-8s%7.3g", k + 1, brief[k],
+                       series_last(&s->s[k]));
+            if (k % 2)
+                y++;
+        }
     }
     double tot = s->t_sample + s->t_score + s->t_update;
     if (y < end && tot > 0) {
-        draw_textf(y++, x, w, A_NORMAL, "time: sample %.0f%%  score %.0f%%  update %.0f%%",
+        draw_textf(y++, x, w, A_NORMAL, "sample %.0f%%  score %.0f%%  update %.0f%%",
                    100 * s->t_sample / tot, 100 * s->t_score / tot, 100 * s->t_update / tot);
         if (y < end) {
             int ws = (int)lround(w * s->t_sample / tot), wc = (int)lround(w * s->t_score / tot);
@@ -288,6 +346,32 @@ draw_table(struct screen *scr, struct rect r)
     }
 }
 
+/* The reference's and the tuned model's answers to the same prompt, side
+ * by side, with their rewards. */
+static void
+draw_compare(struct tune_scr *s, struct rect r)
+{
+    const struct tune_cmp *c = &s->now;
+    char title[160];
+    snprintf(title, sizeof title, "Iteration %.0f, the same prompt: %s", c->iter,
+             c->prompt ? c->prompt : "");
+    struct rect in = draw_box(r, title, 0);
+    int colw = (in.w - 4) / 2;     /* a column, a rule between, a column */
+    static const char *const who[2] = { "reference", "tuned" };
+    for (int k = 0; k < 2; k++) {
+        int x = in.x + 1 + k * (colw + 2);
+        draw_textf(in.y, x, colw, A_BOLD, "%s", who[k]);
+        draw_textf(in.y, x + (int)strlen(who[k]) + 1, colw - (int)strlen(who[k]) - 1,
+                   style(c->reward[k] >= 0 ? ST_GOOD : ST_BAD), "reward %+.2f",
+                   c->reward[k]);
+        if (c->answer[k])
+            draw_wrap((struct rect){ in.y + 1, x, in.h - 1, colw }, 0, A_NORMAL,
+                      c->answer[k]);
+    }
+    for (int y = in.y; y < in.y + in.h; y++)
+        draw_text(y, in.x + 1 + colw, 1, style(ST_DIM), draw_utf8() ? "\u2502" : "|");
+}
+
 static void
 tune_draw(struct screen *scr, struct rect body)
 {
@@ -300,8 +384,12 @@ tune_draw(struct screen *scr, struct rect body)
         return;
     }
     struct rect r = body;
-    int bottom_h = r.h >= 30 ? 12 : 7;
+    int big = r.h >= 30;
+    int with_cmp = s->now.prompt && scr->pane != PANE_SETTINGS && !s->show_cmp;
+    int bottom_h = with_cmp ? (big ? 10 : 5) : (big ? 12 : 7);
     struct rect bottom = rect_cut_bottom(&r, bottom_h);
+    if (with_cmp)
+        draw_compare(s, rect_cut_bottom(&r, big ? 8 : 6));
     int rightw = r.w >= 110 ? 50 : 40;
     struct rect right = rect_cut_right(&r, rightw);
     char title[96];
