@@ -72,6 +72,21 @@ s1=$out
 expect 0 "$GARAGE" -C ws sample prompt="the cat" max_tokens=20 seed=7 count=2
 same "$out" "$s1"
 has "$out" "the cat"
+# the weights' precision: fp32 and bf16 each repeat themselves with a seed
+for p in fp32 bf16; do
+    if [ $p = bf16 ] && ! grep -q avx512bw /proc/cpuinfo 2>/dev/null; then
+        expect 1 "$GARAGE" -C ws sample prompt="the cat" precision=bf16
+        has "$err" "needs AVX-512"
+        continue
+    fi
+    expect 0 "$GARAGE" -C ws sample prompt="the cat" max_tokens=20 seed=7 precision=$p
+    s1=$out
+    expect 0 "$GARAGE" -C ws sample prompt="the cat" max_tokens=20 seed=7 precision=$p
+    same "$out" "$s1"
+    has "$out" "the cat"
+done
+expect 2 "$GARAGE" -C ws sample precision=fp16
+has "$err" "fp32"
 
 # A damaged checkpoint is refused, with no crash.
 head -c 1000 ws/checkpoints/base-000020.ckpt > trunc.ckpt

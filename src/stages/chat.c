@@ -51,6 +51,8 @@ load(struct chat *c, const char *path, struct gr_error *err)
     enum gr_status rc = stage_load_checkpoint(path, &c->tok, &m, &meta, 0, err);
     if (rc == GR_OK)
         rc = kvcache_init(&kv, &m.cfg, 1, err);
+    if (rc == GR_OK)
+        rc = kvcache_set_precision(&kv, c->o.precision, err);
     if (rc != GR_OK) {
         kvcache_release(&kv);
         gpt_release(&m);
@@ -204,6 +206,16 @@ chat_reply(struct chat *c, const char *text, chat_token_fn fn, void *ud,
         return rc;
     }
     c->cur = &info;
+    if ((enum gpt_precision)c->kv.precision != c->o.precision) {
+        /* the settings changed: the weights are copied at position 0 */
+        if ((rc = kvcache_set_precision(&c->kv, c->o.precision, err)) != GR_OK) {
+            c->cur = NULL;
+            c->nturns--;
+            free((char *)c->turns[c->nturns].text);
+            return rc;
+        }
+        kvcache_reset(&c->kv);
+    }
 
     /* Feed only what the cache does not hold yet (at least the last
      * token, whose logits come next). */
@@ -457,6 +469,7 @@ stage_chat(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
         },
         .max_tokens = (int)args_int(a, "max_tokens"),
         .seed = args_has(a, "seed") ? (uint64_t)args_int(a, "seed") : ctx->ws->seed,
+        .precision = stage_gen_precision(args_str(a, "precision")),
     };
     const char *prompt = args_str(a, "prompt");
     struct chat c;

@@ -31,6 +31,7 @@ struct chat_opts {
     struct sampler_opts so;     /* temperature, top_k, top_p, penalty */
     int max_tokens;             /* longest answer, in tokens */
     uint64_t seed;
+    enum gpt_precision precision;   /* of the weights generation reads */
 };
 
 struct chat_reply_info {

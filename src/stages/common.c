@@ -8,6 +8,7 @@
 
 #include "base/fsio.h"
 #include "base/xalloc.h"
+#include "kernels/linear.h"
 
 enum gr_status
 stage_load_tokenizer(const struct workspace *ws, struct bpe *t,
@@ -84,6 +85,16 @@ stage_token_bytes(const struct bpe *t)
         len[i] = bpe_special_name(i) ? 0.0f : (float)bpe_token_bytes(t, i, &b);
     }
     return len;
+}
+
+enum gpt_precision
+stage_gen_precision(const char *choice)
+{
+    if (choice && !strcmp(choice, "fp32"))
+        return GPT_FP32;
+    if (choice && !strcmp(choice, "bf16"))
+        return GPT_BF16;
+    return linear_rows_bf16_available() ? GPT_BF16 : GPT_FP32;
 }
 
 double

@@ -35,6 +35,11 @@ int stage_remove_checkpoints(const struct workspace *ws, const char *kind);
  * a new (V) array, caller frees. */
 float *stage_token_bytes(const struct bpe *t);
 
+/* The weights generation reads, from the 'precision' option of sample
+ * and chat: "fp32", "bf16", or "auto" (NULL too): bf16 where this CPU
+ * has the kernels (kvcache_set_precision), else fp32. */
+enum gpt_precision stage_gen_precision(const char *choice);
+
 /* Wall-clock seconds (monotonic). */
 double stage_now(void);
 

@@ -104,7 +104,9 @@ stage_sample(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
                      "context of %d: keeping its last %d tokens", np, T, T / 2);
         np = T / 2;
     }
-    if ((rc = kvcache_init(&kv, &m.cfg, 1, err)) != GR_OK)
+    if ((rc = kvcache_init(&kv, &m.cfg, 1, err)) != GR_OK ||
+        (rc = kvcache_set_precision(&kv, stage_gen_precision(args_str(a, "precision")),
+                                    err)) != GR_OK)
         goto out;
     logits = xmalloc((size_t)m.cfg.V * sizeof *logits);
     scratch = xmalloc(2 * (size_t)m.cfg.V * sizeof *scratch);

@@ -20,6 +20,7 @@
 #include "app/job.h"
 #include "base/xalloc.h"
 #include "stages/chat.h"
+#include "stages/common.h"
 #include "form.h"
 #include "input.h"
 #include "list.h"
@@ -489,6 +490,7 @@ send(struct screen *scr)
         },
         .max_tokens = (int)args_int(&a, "max_tokens"),
         .seed = 0,
+        .precision = stage_gen_precision(args_str(&a, "precision")),
     };
     const char *ck = args_str(&a, "checkpoint");
     pthread_mutex_lock(&link.mu);
