@@ -1,4 +1,4 @@
-garage_SOURCES += ui/main.c ui/progress.c ui/progress.h
+garage_SOURCES += ui/main.c ui/progress.c ui/progress.h ui/format.c ui/format.h
 # sft: the chat prompt
 garage_SOURCES += ui/chat.c ui/chat.h
 # tui: the curses application

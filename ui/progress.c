@@ -6,6 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "format.h"
+
 static pthread_mutex_t draw_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static double
@@ -14,33 +16,6 @@ now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void
-fmt_duration(char *buf, size_t cap, double s)
-{
-    if (!isfinite(s) || s < 0) {
-        snprintf(buf, cap, "--:--");
-        return;
-    }
-    long t = (long)(s + 0.5);
-    if (t >= 3600)
-        snprintf(buf, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else
-        snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
-}
-
-static void
-fmt_count(char *buf, size_t cap, double x)
-{
-    if (x >= 1e9)
-        snprintf(buf, cap, "%.2fG", x / 1e9);
-    else if (x >= 1e6)
-        snprintf(buf, cap, "%.2fM", x / 1e6);
-    else if (x >= 1e4)
-        snprintf(buf, cap, "%.1fk", x / 1e3);
-    else
-        snprintf(buf, cap, "%.0f", x);
 }
 
 void

@@ -7,6 +7,8 @@
 
 #include <curses.h>
 
+#include "../format.h"
+
 struct rect {
     int y, x, h, w;
 };
@@ -70,11 +72,6 @@ struct rect draw_box(struct rect r, const char *title, int focused);
 /* A progress bar of w columns, frac in [0,1]. */
 void draw_bar(int y, int x, int w, double frac);
 
-/* Numbers for people: 1.2k, 3.4M; 1:02:03; 12.3 MB; 1.2 GFLOP/s. */
-void fmt_count(char *buf, size_t cap, double x);
-void fmt_duration(char *buf, size_t cap, double seconds);
-void fmt_bytes(char *buf, size_t cap, double bytes);
-void fmt_si(char *buf, size_t cap, double x, const char *unit);
 
 /* r less n rows at the top (or bottom, or columns at left/right). */
 struct rect rect_cut_top(struct rect *r, int n);
