@@ -336,6 +336,33 @@ tui_msg(struct tui *t, const char *fmt, ...)
     va_end(ap);
 }
 
+int
+tui_job_keys(struct tui *t, struct screen *scr, int key)
+{
+    if (key != 'p' && key != 'x')
+        return 0;
+    if (tui_job_is(t, scr)) {
+        if (key == 'p')
+            tui_job_pause(t);
+        else
+            tui_job_stop(t);
+    }
+    return 1;
+}
+
+void
+tui_msg_last_line(struct tui *t, const char *text, size_t n)
+{
+    char *s = xstrndup(text, n);
+    char *end = s + strlen(s);
+    while (end > s && end[-1] == '\n')
+        *--end = 0;
+    char *line = strrchr(s, '\n');
+    if (*s)
+        tui_msg(t, "%s", line ? line + 1 : s);
+    free(s);
+}
+
 void
 tui_error(struct tui *t, const char *fmt, ...)
 {

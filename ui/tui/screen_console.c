@@ -162,15 +162,9 @@ console_key(struct screen *scr, int key)
     struct tui *t = scr->tui;
     if (textlog_key(&c->log, key, LINES - 5))
         return SCREEN_HANDLED;
+    if (tui_job_keys(t, scr, key))
+        return SCREEN_HANDLED;
     switch (key) {
-    case 'p':
-        if (tui_job_is(t, scr))
-            tui_job_pause(t);
-        return SCREEN_HANDLED;
-    case 'x':
-        if (tui_job_is(t, scr))
-            tui_job_stop(t);
-        return SCREEN_HANDLED;
     case 'r':
         if (!tui_busy(t))
             start(scr);

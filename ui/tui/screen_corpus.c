@@ -163,14 +163,7 @@ static void
 corpus_text(struct screen *scr, const char *text, size_t n)
 {
     /* 'corpus add' reports what it added: the last line, as a message */
-    char *t = xstrndup(text, n);
-    char *end = t + strlen(t);
-    while (end > t && end[-1] == '\n')
-        *--end = 0;
-    char *line = strrchr(t, '\n');
-    if (*t)
-        tui_msg(scr->tui, "%s", line ? line + 1 : t);
-    free(t);
+    tui_msg_last_line(scr->tui, text, n);
 }
 
 static void

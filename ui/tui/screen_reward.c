@@ -119,14 +119,7 @@ reward_text(struct screen *scr, const char *text, size_t n)
         textlog_add(&s->scores, text, n);
         return;
     }
-    char *t = xstrndup(text, n);
-    char *end = t + strlen(t);
-    while (end > t && end[-1] == '\n')
-        *--end = 0;
-    char *line = strrchr(t, '\n');
-    if (*t)
-        tui_msg(scr->tui, "%s", line ? line + 1 : t);
-    free(t);
+    tui_msg_last_line(scr->tui, text, n);
 }
 
 static void
@@ -241,6 +234,8 @@ reward_key(struct screen *scr, int key)
         return SCREEN_HANDLED;
     if (chartview_key(&s->cv, key))
         return SCREEN_HANDLED;
+    if (tui_job_keys(t, scr, key))
+        return SCREEN_HANDLED;
     switch (key) {
     case 'g': {
         if (tui_busy(t)) {
@@ -259,14 +254,6 @@ reward_key(struct screen *scr, int key)
         else
             tui_prompt(t, "Prompt to score an answer to: ", s->score_prompt, NULL,
                        score_prompt, scr);
-        return SCREEN_HANDLED;
-    case 'p':
-        if (tui_job_is(t, scr))
-            tui_job_pause(t);
-        return SCREEN_HANDLED;
-    case 'x':
-        if (tui_job_is(t, scr))
-            tui_job_stop(t);
         return SCREEN_HANDLED;
     case 'v':
         s->which = !s->which;

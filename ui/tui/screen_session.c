@@ -215,15 +215,9 @@ session_key(struct screen *scr, int key)
     struct tui *t = scr->tui;
     if (textlog_key(&ss->log, key, LINES - 8))
         return SCREEN_HANDLED;
+    if (tui_job_keys(t, scr, key))
+        return SCREEN_HANDLED;
     switch (key) {
-    case 'p':
-        if (tui_job_is(t, scr))
-            tui_job_pause(t);
-        return SCREEN_HANDLED;
-    case 'x':
-        if (tui_job_is(t, scr))
-            tui_job_stop(t);
-        return SCREEN_HANDLED;
     case 'o':
         if (tui_job_is(t, scr) && !ss->viewer)
             open_viewer(scr);

@@ -132,14 +132,7 @@ sft_metric(struct screen *scr, const struct gr_metric *m)
 static void
 sft_text(struct screen *scr, const char *text, size_t n)
 {
-    char *t = xstrndup(text, n);
-    char *end = t + strlen(t);
-    while (end > t && end[-1] == '\n')
-        *--end = 0;
-    char *line = strrchr(t, '\n');
-    if (*t)
-        tui_msg(scr->tui, "%s", line ? line + 1 : t);
-    free(t);
+    tui_msg_last_line(scr->tui, text, n);
 }
 
 static void
@@ -331,6 +324,8 @@ sft_key(struct screen *scr, int key)
             return SCREEN_HANDLED;
         }
     }
+    if (tui_job_keys(t, scr, key))
+        return SCREEN_HANDLED;
     switch (key) {
     case 'a':
         if (tui_busy(t)) {
@@ -357,14 +352,6 @@ sft_key(struct screen *scr, int key)
             tui_msg(t, "fine-tuning...");
         return SCREEN_HANDLED;
     }
-    case 'p':
-        if (tui_job_is(t, scr))
-            tui_job_pause(t);
-        return SCREEN_HANDLED;
-    case 'x':
-        if (tui_job_is(t, scr))
-            tui_job_stop(t);
-        return SCREEN_HANDLED;
     }
     return SCREEN_IGNORED;
 }

@@ -177,6 +177,8 @@ stage_key(struct screen *scr, int key)
         return SCREEN_HANDLED;
     if (scr->pane == 2 && textlog_key(&s->log, key, LINES / 2))
         return SCREEN_HANDLED;
+    if (tui_job_keys(t, scr, key))
+        return SCREEN_HANDLED;
     switch (key) {
     case 'g': {
         struct gr_args *a = xcalloc(1, sizeof *a);
@@ -187,14 +189,6 @@ stage_key(struct screen *scr, int key)
         }
         return SCREEN_HANDLED;
     }
-    case 'p':
-        if (tui_job_is(t, scr))
-            tui_job_pause(t);
-        return SCREEN_HANDLED;
-    case 'x':
-        if (tui_job_is(t, scr))
-            tui_job_stop(t);
-        return SCREEN_HANDLED;
     }
     if (chartview_key(&s->cv, key))
         return SCREEN_HANDLED;

@@ -207,14 +207,7 @@ tune_text(struct screen *scr, const char *text, size_t n)
         textlog_add(&s->cmp, text, n);
         return;
     }
-    char *t = xstrndup(text, n);
-    char *end = t + strlen(t);
-    while (end > t && end[-1] == '\n')
-        *--end = 0;
-    char *line = strrchr(t, '\n');
-    if (*t)
-        tui_msg(scr->tui, "%s", line ? line + 1 : t);
-    free(t);
+    tui_msg_last_line(scr->tui, text, n);
 }
 
 static void
@@ -442,6 +435,8 @@ tune_key(struct screen *scr, int key)
     }
     if (chartview_key(&s->cv, key))
         return SCREEN_HANDLED;
+    if (tui_job_keys(t, scr, key))
+        return SCREEN_HANDLED;
     switch (key) {
     case 'g': {
         if (tui_busy(t)) {
@@ -483,19 +478,11 @@ tune_key(struct screen *scr, int key)
             }
         }
         return SCREEN_HANDLED;
-    case 'p':
-        if (tui_job_is(t, scr))
-            tui_job_pause(t);
-        return SCREEN_HANDLED;
     case 's':
         if (tui_job_is(t, scr)) {
             tui_job_save(t);
             tui_msg(t, "a checkpoint will be saved after this iteration");
         }
-        return SCREEN_HANDLED;
-    case 'x':
-        if (tui_job_is(t, scr))
-            tui_job_stop(t);
         return SCREEN_HANDLED;
     }
     return SCREEN_IGNORED;
