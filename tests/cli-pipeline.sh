@@ -110,6 +110,20 @@ has "$err" "step 1: the loss is NaN; training stopped"
 expect 0 "$GARAGE" -C ws model layers=1 heads=2 dim=32 context=32 replace=true
 expect 0 "$GARAGE" -C ws pretrain steps=5 batch=4 objective=masked eval_every=5
 has "$out" "Trained to step 5"
+# the checkpoint says so; a run goes on with the objective it began with
+expect 0 "$GARAGE" info ws/checkpoints/base-000005.ckpt
+has "$out" "objective    masked LM"
+expect 1 "$GARAGE" -C ws pretrain steps=10 batch=4 resume=true
+has "$err" "was pretrained with objective=masked: resume it with objective=masked"
+expect 0 "$GARAGE" -C ws pretrain steps=10 batch=4 objective=masked eval_every=0 resume=true
+has "$out" "Trained to step 10"
+# and a reward model on it reads both ways unless told otherwise
+printf 'the cat\nthe dog\nthe mat\nthe log\n' > prompts.txt
+expect 0 "$GARAGE" -q -C ws rank prompts=prompts.txt labeler=rule target_length=12 answers=3 max_tokens=8
+expect 0 "$GARAGE" -C ws reward epochs=1 held_out=0
+has "$err" "pretrained with masked LM: the reward model reads it both ways"
+expect 0 "$GARAGE" -C ws reward epochs=1 held_out=0 attention=causal
+hasnt "$err" "reads it both ways"
 
 # A model from another tokenizer is refused.
 expect 0 "$GARAGE" -C ws tokenizer vocab_size=280

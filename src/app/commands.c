@@ -174,7 +174,7 @@ static const struct gr_option reward_opts[] = {
     { "weight_decay", OPT_FLOAT, "0.0", 0, 10, NULL, "AdamW weight decay, on the trunk's matrices" },
     { "grad_clip", OPT_FLOAT, "1.0", 0, 1e6, NULL, "clip the global gradient norm to this (0: off)" },
     { "held_out", OPT_FLOAT, "0.2", 0, 0.9, NULL, "share of prompts whose labels are held out to measure accuracy (chosen by seed)" },
-    { "attention", OPT_CHOICE, "causal", NOR, "causal|bidirectional", "how the trunk reads: left to right, or both ways (for a masked-LM trunk)" },
+    { "attention", OPT_CHOICE, "auto", NOR, "auto|causal|bidirectional", "how the trunk reads: left to right, or both ways (for a masked-LM trunk); auto: both ways when the starting checkpoint was pretrained with objective=masked" },
     { "init", OPT_PATH, NULL, NOR, NULL, "trunk to start from (default: the newest sft, else base checkpoint)" },
     { "labels", OPT_PATH, NULL, NOR, NULL, "rankings to train on (default: labels/rankings.jsonl)" },
     { "eval_every", OPT_INT, "0", 0, 10000000, NULL, "steps between evaluations (0: after each epoch)" },

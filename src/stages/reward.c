@@ -595,7 +595,9 @@ read_opts(struct rw_opts *o, const struct gr_args *a, const struct workspace *ws
     o->clip = args_float(a, "grad_clip");
     o->warmup = args_int(a, "warmup");
     o->held_out = args_float(a, "held_out");
-    o->causal = strcmp(args_str(a, "attention"), "bidirectional") != 0;
+    /* auto (-1): as the starting checkpoint was pretrained (setup) */
+    const char *att = args_str(a, "attention");
+    o->causal = !strcmp(att, "causal") ? 1 : !strcmp(att, "bidirectional") ? 0 : -1;
     o->eval_every = args_int(a, "eval_every");
     o->save_every = args_int(a, "save_every");
     o->stop_at = args_has(a, "stop_at") ? args_int(a, "stop_at") : 0;
@@ -623,6 +625,14 @@ setup(struct rw_run *r, struct ranking_set *labels, struct gr_error *err)
     if (!strcmp(r->meta.kind, "reward"))
         return gr_fail(err, GR_EINPUT, "%s is a reward model; start from a language "
                        "model (init=checkpoints/sft-... or base-...)", r->init_path);
+    if (r->o.causal < 0) {
+        json_t *obj = r->meta.extra ? json_object_get(r->meta.extra, "objective") : NULL;
+        r->o.causal = !(json_is_string(obj) && !strcmp(json_string_value(obj), "masked"));
+        if (!r->o.causal)
+            metrics_note(r->ctx->metrics, "%s was pretrained with masked LM: the reward "
+                         "model reads it both ways (attention=bidirectional)",
+                         r->init_path);
+    }
     if ((rc = build_items(r, labels, err)) != GR_OK)
         return rc;
     if (!r->nitems)
