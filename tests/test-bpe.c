@@ -722,6 +722,17 @@ main(void)
     CHECK(t.hash == t2.hash);                   /* deterministic */
     CHECK_EQ_INT(bpe_train(&t2, text, offs, reps, 300, NULL, &err), GR_OK);
     CHECK(t.hash != t2.hash);
+    /* a stop request: GR_ESTOPPED, the tokenizer as it was; no stop: the
+     * same tokenizer as bpe_train's */
+    atomic_int stop = 1;
+    uint64_t before = t2.hash;
+    CHECK_EQ_INT(bpe_train_until(&t2, text, offs, reps, 400, NULL, &stop, &err),
+                 GR_ESTOPPED);
+    CHECK(strstr(err.msg, "stopped") != NULL);
+    CHECK(t2.hash == before && t2.vocab_size == 300);
+    atomic_store(&stop, 0);
+    CHECK_EQ_INT(bpe_train_until(&t2, text, offs, reps, 400, NULL, &stop, &err), GR_OK);
+    CHECK(t2.hash == t.hash);
 
     test_round_trip(&t);
     test_specials(&t);

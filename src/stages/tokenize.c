@@ -1,9 +1,11 @@
 /* tokenize.c: the 'tokenizer' command.  Trains BPE on the training
  * split only (held-out text must stay unseen), then encodes both splits
  * into token shards: each document followed by <|endoftext|>. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/job.h"
 #include "base/fsio.h"
 #include "base/xalloc.h"
 #include "stages/common.h"
@@ -54,6 +56,11 @@ encode_split(struct gr_ctx *ctx, const struct corpus *c, const struct bpe *t,
     for (size_t i = 0; i < c->ndocs && rc == GR_OK; i++) {
         if (corpus_is_val(c, i) != want_val)
             continue;
+        if (!want_val && (i & 255) == 0 && ctx->job && atomic_load(&ctx->job->stop)) {
+            rc = gr_fail(err, GR_ESTOPPED, "tokenizer stopped while encoding the "
+                         "corpus; the workspace's tokenizer is as it was");
+            break;
+        }
         size_t len, n = 0;
         const unsigned char *doc = corpus_doc(c, i, &len);
         rc = bpe_encode(t, doc, len, &toks, &n, &cap, err);
@@ -127,8 +134,19 @@ stage_tokenizer(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *er
     metrics_note(ctx->metrics, "training a %d-token vocabulary on %zu documents "
                  "(%.2f MB)", V, ntrain, tbytes / 1e6);
     double t0 = stage_now();
-    if ((rc = bpe_train(&t, train, offs, ntrain, V, ctx->metrics, err)) != GR_OK)
+    /* A stop (x, Ctrl-C) is heard while training and while encoding the
+     * training split: until then nothing on disk has changed. */
+    const atomic_int *stop = ctx->job ? &ctx->job->stop : NULL;
+    if ((rc = bpe_train_until(&t, train, offs, ntrain, V, ctx->metrics, stop,
+                              err)) != GR_OK) {
+        if (rc == GR_ESTOPPED) {
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            rc = gr_fail(err, GR_ESTOPPED, "%s; the workspace's tokenizer is as it "
+                         "was", msg);
+        }
         goto out;
+    }
     double t1 = stage_now();
 
     /* Write the shards first, then the tokenizer: a failure leaves the

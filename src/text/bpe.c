@@ -640,6 +640,20 @@ bpe_train(struct bpe *t, const unsigned char *text, const uint64_t *offs,
           size_t ndocs, int vocab_size, struct gr_metrics *m,
           struct gr_error *err)
 {
+    return bpe_train_until(t, text, offs, ndocs, vocab_size, m, NULL, err);
+}
+
+static int
+stopped(const atomic_int *stop)
+{
+    return stop && atomic_load(stop);
+}
+
+enum gr_status
+bpe_train_until(struct bpe *t, const unsigned char *text, const uint64_t *offs,
+                size_t ndocs, int vocab_size, struct gr_metrics *m,
+                const atomic_int *stop, struct gr_error *err)
+{
     enum gr_status rc = GR_OK;
     struct word_map wm = { 0 };
     struct trainer tr = { 0 };
@@ -661,6 +675,10 @@ bpe_train(struct bpe *t, const unsigned char *text, const uint64_t *offs,
 
     /* 1. unique pre-tokens of two or more bytes, with counts */
     for (size_t d = 0; d < ndocs; d++) {
+        if ((d & 255) == 0 && stopped(stop)) {
+            rc = gr_fail(err, GR_ESTOPPED, "tokenizer training stopped");
+            goto out;
+        }
         size_t end = (size_t)offs[d + 1];
         for (size_t i = (size_t)offs[d]; i < end;) {
             size_t e = bpe_pretoken_end(text, end, i);
@@ -718,6 +736,11 @@ bpe_train(struct bpe *t, const unsigned char *text, const uint64_t *offs,
     nt.merges = xmalloc(2 * (size_t)total * sizeof *nt.merges);
     double last_report = now_seconds();
     for (int step = 0; step < total; step++) {
+        if ((step & 31) == 0 && stopped(stop)) {
+            rc = gr_fail(err, GR_ESTOPPED, "tokenizer training stopped at merge %d "
+                         "of %d", step, total);
+            goto out;
+        }
         struct heap_entry top = { 0, 0, 0 };
         int found = 0;
         while (tr.nheap) {

@@ -11,6 +11,7 @@
 #ifndef GR_BPE_H
 #define GR_BPE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,6 +56,12 @@ void bpe_release(struct bpe *t);
 enum gr_status bpe_train(struct bpe *t, const unsigned char *text,
                          const uint64_t *offs, size_t ndocs, int vocab_size,
                          struct gr_metrics *m, struct gr_error *err);
+/* The same, returning GR_ESTOPPED (t unchanged) soon after *stop becomes
+ * nonzero (stop may be NULL). */
+enum gr_status bpe_train_until(struct bpe *t, const unsigned char *text,
+                               const uint64_t *offs, size_t ndocs,
+                               int vocab_size, struct gr_metrics *m,
+                               const atomic_int *stop, struct gr_error *err);
 
 /* Append the tokens of the n bytes at text to the growable array
  * (*toks, *ntoks, *cap) (realloc'd; caller frees with free()).  Never
