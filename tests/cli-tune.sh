@@ -138,6 +138,17 @@ cmp -s w/checkpoints/tuned-000012.ckpt wk/checkpoints/tuned-000012.ckpt ||
     fail "killed and resumed differs from the uninterrupted run"
 ls wk/checkpoints | grep -q 'tmp' && fail "a temporary file is left in wk/checkpoints"
 
+# The reward model a run was tuned with is gone (a later reward run
+# replaced it): resuming says so and how to go on.
+cp -r w wr
+old=$(ls wr/checkpoints/reward-*.ckpt)
+mv "$old" wr/checkpoints/reward-999999.ckpt
+expect 1 "$GARAGE" -C wr tune steps=13 save_every=0 resume=true $run
+has "$err" "was tuned with the reward model $old, which is gone"
+has "$err" "reward=wr/checkpoints/reward-999999.ckpt"
+expect 0 "$GARAGE" -C wr tune steps=13 save_every=0 resume=true reward=wr/checkpoints/reward-999999.ckpt $run
+has "$out" "Tuned to iteration 13"
+
 # The shipped session is valid (with a local corpus for the fortunes).
 mkdir -p docs && printf 'A fortune.\n' > docs/f.txt
 expect 0 "$GARAGE" run "$srcdir/share/garage/sessions/rlhf-demo.yaml" --dry-run --set corpus.add=docs

@@ -441,6 +441,15 @@ setup(struct tune_run *r, const struct gr_args *a, struct gr_error *err)
         /* The run goes on with the reward model it started with. */
         char *stored = jstr(r->meta.extra, "reward") && !rmopt ?
                        tune_path_load(ws, jstr(r->meta.extra, "reward")) : NULL;
+        if (stored && strcmp(stored, r->rm_path) != 0 && !fs_exists(stored)) {
+            rc = gr_fail(err, GR_ESTATE, "%s was tuned with the reward model %s, which "
+                         "is gone (a later 'garage reward' run replaces the earlier "
+                         "run's checkpoints): go on with the newest one (add reward=%s), "
+                         "or start over with 'garage tune replace=true'", latest, stored,
+                         r->rm_path);
+            free(stored);
+            goto out;
+        }
         if (stored && strcmp(stored, r->rm_path) != 0) {
             reward_release(&r->rm);
             r->have_rm = 0;
