@@ -62,6 +62,9 @@ has "$err" "above kl_bound=0.1"
 grep -q '"kind":"note".*warning: iteration [0-9]*: the KL to the reference is' "$log" ||
     fail "no KL warning in the log"
 has "$err" "iter 2  reward"
+has "$err" "iter 2  reference "
+has "$err" "iter 2  tuned     "
+hasnt "$err" "iter 3  reference "      # only beside the table's rows
 expect 0 "$GARAGE" -C w status
 has "$out" "tune       done     iteration 4"
 expect 0 "$GARAGE" info w/checkpoints/tuned-000004.ckpt

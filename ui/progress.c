@@ -25,6 +25,7 @@ progress_init(struct progress *p, FILE *f, int quiet)
     p->f = f;
     p->tty = isatty(fileno(f));
     p->quiet = quiet;
+    p->table_iter = -1;
 }
 
 void
@@ -198,7 +199,20 @@ progress_on_metric(void *ctx, const struct gr_metric *m)
         if (!p->quiet)
             fprintf(p->f, "  iter %.0f  reward %+.3f  %s\n", metric_get(m, "iter", 0),
                     metric_get(m, "reward", NAN), m->text);
+        p->table_iter = metric_get(m, "iter", -1);
         p->last_plain = 0;
+    } else if (!strcmp(m->kind, "tune_compare")) {
+        /* with the table's rows: the same prompt, reference and tuned */
+        if (!p->quiet && metric_get(m, "iter", -2) == p->table_iter) {
+            if (p->line_open) {
+                fputs("\r\033[K", p->f);
+                p->line_open = 0;
+            }
+            fprintf(p->f, "  iter %.0f  %-9s %+.3f  %s\n", metric_get(m, "iter", 0),
+                    metric_get(m, "model", 0) ? "tuned" : "reference",
+                    metric_get(m, "reward", NAN), m->text);
+            p->last_plain = 0;
+        }
     } else if (!strcmp(m->kind, "eval")) {
         if (p->line_open) {
             fputs("\r\033[K", p->f);

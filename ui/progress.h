@@ -17,6 +17,7 @@ struct progress {
     double t0;          /* its start (seconds) */
     double last_draw;   /* last time drawn */
     double last_plain;  /* last plain line */
+    double table_iter;  /* tune: the iteration of the last table rows */
 };
 
 void progress_init(struct progress *p, FILE *f, int quiet);
