@@ -80,6 +80,11 @@ has "$out" "KL to the reference"
 has "$out" "validation bits/byte"
 grep -q '"kind":"tune_eval"' w/logs/eval-*.jsonl || fail "no tune_eval record"
 
+# replace=true with a setting that cannot work removes nothing.
+expect 1 "$GARAGE" -C w tune steps=4 replace=true max_answer_tokens=48 $P
+has "$err" "leaves no room for a prompt"
+[ -f w/checkpoints/tuned-000004.ckpt ] || fail "a refused replace=true removed the tuned checkpoints"
+
 # The comparison draws from a stream of its own: without it the run is
 # the same, byte for byte.
 expect 0 "$GARAGE" -C wc tune steps=4 save_every=0 compare=false $run

@@ -402,10 +402,11 @@ setup(struct tune_run *r, const struct gr_args *a, struct gr_error *err)
         return rc;
     r->have_rm = 1;
 
+    /* replace=true removes the tuned checkpoints at the end, once every
+     * setting has been checked: a mistake loses nothing. */
     char *latest = workspace_latest_checkpoint(ws, "tuned");
-    if (latest && o->replace) {
-        clean_checkpoints(ws, 1);
-        metrics_note(ctx->metrics, "replace=true: removed the tuned checkpoints");
+    int replacing = latest && o->replace;
+    if (replacing) {
         free(latest);
         latest = NULL;
     }
@@ -579,6 +580,10 @@ setup(struct tune_run *r, const struct gr_args *a, struct gr_error *err)
         r->prompt_seed = rng_hash64(o->seed, 0x70726f6d707473ULL) >> 11;
         r->meta.data_pos = 0;
         r->meta.step = 0;
+    }
+    if (replacing) {
+        clean_checkpoints(ws, 1);
+        metrics_note(ctx->metrics, "replace=true: removed the tuned checkpoints");
     }
 out:
     free(head);
