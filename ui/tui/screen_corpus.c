@@ -1,9 +1,13 @@
 /* screen_corpus.c: what the corpus holds (statistics, sources, the split)
  * and a scrollable preview of its documents; 'a' adds paths (a path
  * prompt with completion that says what it found and in which format),
- * with the settings of the registry's 'corpus' command. */
+ * with the settings of the registry's 'corpus' command.  Lines, words and
+ * duplicates are counted on a thread of the screen's own (a corpus of
+ * 100 MB takes most of a second), the screen answering keys meanwhile. */
 #include <dirent.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +38,10 @@ struct corpus_scr {
     struct form form;               /* format, field, val_fraction */
     int have;                       /* c is open */
     struct corpus c;
-    struct corpus_stats st;
+    struct corpus_stats st;         /* valid once stats_ready */
+    pthread_t stats_th;             /* counting st over c */
+    int stats_running;              /* stats_th to join */
+    atomic_int stats_ready;
     struct source src[MAX_SOURCES];
     int nsrc;
     struct list docs;               /* the preview's selection */
@@ -92,12 +99,43 @@ read_sources(struct corpus_scr *s, const char *ws)
     json_decref(root);
 }
 
+/* The counting thread: st from c, which stays open until it is joined. */
+static void *
+stats_main(void *arg)
+{
+    struct corpus_scr *s = arg;
+    corpus_stats_compute(&s->c, &s->st);
+    atomic_store(&s->stats_ready, 1);
+    return NULL;
+}
+
+static void
+join_stats(struct corpus_scr *s)
+{
+    if (s->stats_running)
+        pthread_join(s->stats_th, NULL);
+    s->stats_running = 0;
+}
+
 static void
 close_corpus(struct corpus_scr *s)
 {
+    join_stats(s);
     if (s->have)
         corpus_close(&s->c);
     s->have = 0;
+}
+
+/* When docs.idx last changed (0: none), to notice another process's add. */
+static double
+idx_stamp(const char *dir)
+{
+    char *idx = fs_join(dir, "corpus/docs.idx");
+    struct stat st;
+    double stamp = stat(idx, &st) == 0 ? st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9
+                                       + (double)st.st_ino : 0;
+    free(idx);
+    return stamp;
 }
 
 static void
@@ -112,9 +150,16 @@ reload(struct screen *scr)
     struct workspace ws;
     if (!dir || workspace_open(&ws, dir, NULL) != GR_OK)
         return;
+    s->stamp = idx_stamp(dir);
     if (corpus_open(&s->c, &ws, NULL) == GR_OK) {
         s->have = 1;
-        corpus_stats_compute(&s->c, &s->st);
+        atomic_store(&s->stats_ready, 0);
+        if (pthread_create(&s->stats_th, NULL, stats_main, s) == 0) {
+            s->stats_running = 1;
+        } else {
+            corpus_stats_compute(&s->c, &s->st);
+            atomic_store(&s->stats_ready, 1);
+        }
         s->docs.n = (int)s->c.ndocs;
         read_sources(s, dir);
     }
@@ -199,9 +244,14 @@ draw_stats(struct screen *scr, struct rect r)
                   "recursively), globs, fortune files, JSONL.");
         return;
     }
-    fmt_count(a, sizeof a, (double)s->st.ndocs);
-    fmt_bytes(b, sizeof b, (double)s->st.nbytes);
+    fmt_count(a, sizeof a, (double)s->c.ndocs);
+    fmt_bytes(b, sizeof b, (double)s->c.nbytes);
     draw_textf(y++, x, w, A_BOLD, "%s documents, %s", a, b);
+    if (!atomic_load(&s->stats_ready)) {
+        if (y < end)
+            draw_text(y++, x, w, style(ST_DIM), "counting lines, words and duplicates...");
+        return;
+    }
     fmt_count(a, sizeof a, (double)s->st.nlines);
     fmt_count(b, sizeof b, (double)s->st.nwords);
     if (y < end)
@@ -484,17 +534,14 @@ corpus_tick(struct screen *scr)
 {
     struct corpus_scr *s = scr->state;
     const char *dir = tui_workspace(scr->tui);
+    if (s->stats_running && atomic_load(&s->stats_ready)) {
+        join_stats(s);              /* done: the figures are in */
+        tui_dirty(scr->tui);
+    }
     if (tui_busy(scr->tui) || !dir)
         return;
-    char *idx = fs_join(dir, "corpus/docs.idx");
-    struct stat st;
-    double stamp = stat(idx, &st) == 0 ? st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9
-                                       + (double)st.st_ino : 0;
-    free(idx);
-    if (stamp != s->stamp) {
-        s->stamp = stamp;
+    if (idx_stamp(dir) != s->stamp)
         reload(scr);
-    }
 }
 
 static void
