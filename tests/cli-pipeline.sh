@@ -124,6 +124,11 @@ expect 0 "$GARAGE" -C ws reward epochs=1 held_out=0
 has "$err" "pretrained with masked LM: the reward model reads it both ways"
 expect 0 "$GARAGE" -C ws reward epochs=1 held_out=0 attention=causal
 hasnt "$err" "reads it both ways"
+# fine-tuning it says what to expect
+expect 0 "$GARAGE" -q -C ws demos add prompt="the cat" answer="sat on the mat."
+expect 0 "$GARAGE" -q -C ws demos add prompt="the dog" answer="ran to the log."
+expect 0 "$GARAGE" -C ws sft steps=2 batch=2 val_fraction=0
+has "$err" "was pretrained with masked LM; fine-tuning teaches it"
 
 # A model from another tokenizer is refused.
 expect 0 "$GARAGE" -C ws tokenizer vocab_size=280
