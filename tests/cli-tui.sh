@@ -85,16 +85,20 @@ sleep 0.5
 tm resize-window -t app -x 50 -y 14
 sleep 0.5
 tm resize-window -t app -x 80 -y 24
+# a screen drawn after the last resize: samples of a later evaluation
+sleep 0.3
+last_step=$(sample_step)
+[ "$last_step" -ge "$first_step" ] || last_step=$first_step
 n=600
-while [ "$(sample_step)" -le "$first_step" ]; do
+while [ "$(sample_step)" -le "$last_step" ]; do
     n=$((n - 1))
-    [ "$n" -gt 0 ] || { fail "no samples after step $first_step; the screen shows:
+    [ "$n" -gt 0 ] || { fail "no samples after step $last_step; the screen shows:
 $(screen)"; finish; }
     tm has-session -t app 2>/dev/null ||
         { fail "the application's terminal is gone while training"; finish; }
     sleep 0.1
 done
-wait_for "Samples at step"
+wait_for "(from "
 # the chart's axes and labels: "5.6┤", "│", "└───", the steps below
 has "$s" "┤"
 has "$s" "└──"
@@ -104,7 +108,8 @@ line=$(printf '%s\n' "$s" | grep -o 'loss [0-9.]* (from [0-9.]*' | head -n1)
 now=$(echo "$line" | sed 's/loss \([0-9.]*\) .*/\1/')
 first=$(echo "$line" | sed 's/.*from \([0-9.]*\)/\1/')
 if [ -z "$now" ] || ! awk -v a="$now" -v b="$first" 'BEGIN { exit !(a < b) }'; then
-    fail "the loss did not fall: '$line'"
+    fail "the loss did not fall: '$line'; the screen shows:
+$s"
 fi
 # q asks before abandoning the job; n keeps it running
 keys q
