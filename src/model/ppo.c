@@ -155,6 +155,42 @@ ppo_value_loss(float v, float v_old, float ret, float clip, float *dv,
 
 /* ---- setup ----------------------------------------------------------- */
 
+void
+ppo_rollouts_init(struct ppo_rollouts *ro, int B, int A, int T)
+{
+    memset(ro, 0, sizeof *ro);
+    ro->B = B;
+    ro->A = A;
+    ro->T = T;
+    ro->seq = xcalloc((size_t)B * T, sizeof *ro->seq);
+    ro->plen = xcalloc((size_t)B, sizeof *ro->plen);
+    ro->alen = xcalloc((size_t)B, sizeof *ro->alen);
+    ro->ended = xcalloc((size_t)B, 1);
+    ro->score = xcalloc((size_t)B, sizeof(float));
+    float **bufs[] = { &ro->logp, &ro->ref_logp, &ro->values, &ro->rewards,
+                       &ro->adv, &ro->ret, &ro->entropy };
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        *bufs[i] = xcalloc((size_t)B * A, sizeof(float));
+}
+
+void
+ppo_rollouts_release(struct ppo_rollouts *ro)
+{
+    free(ro->seq);
+    free(ro->plen);
+    free(ro->alen);
+    free(ro->ended);
+    free(ro->score);
+    free(ro->logp);
+    free(ro->ref_logp);
+    free(ro->values);
+    free(ro->rewards);
+    free(ro->adv);
+    free(ro->ret);
+    free(ro->entropy);
+    memset(ro, 0, sizeof *ro);
+}
+
 enum gr_status
 ppo_init(struct ppo *p, const struct ppo_hparams *h, struct gpt *policy,
          struct gpt *ref, double kl_coef, double kl_target, double kl_horizon,
@@ -185,25 +221,13 @@ ppo_init(struct ppo *p, const struct ppo_hparams *h, struct gpt *policy,
         ppo_release(p);
         return rc;
     }
-    size_t C1 = (size_t)c->C + 1, BA = (size_t)B * A;
+    size_t C1 = (size_t)c->C + 1;
     p->head = xcalloc(C1, sizeof(float));
     p->head_g = xcalloc(C1, sizeof(float));
     p->head_m = xcalloc(C1, sizeof(float));
     p->head_v = xcalloc(C1, sizeof(float));
-    struct ppo_rollouts *ro = &p->ro;
-    ro->B = B;
-    ro->A = A;
-    ro->T = T;
-    ro->seq = xcalloc((size_t)B * T, sizeof *ro->seq);
-    ro->plen = xcalloc((size_t)B, sizeof *ro->plen);
-    ro->alen = xcalloc((size_t)B, sizeof *ro->alen);
-    ro->ended = xcalloc((size_t)B, 1);
-    ro->score = xcalloc((size_t)B, sizeof(float));
-    float **bufs[] = { &ro->logp, &ro->ref_logp, &ro->values, &ro->rewards,
-                       &ro->adv, &ro->ret, &ro->entropy };
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        *bufs[i] = xcalloc(BA, sizeof(float));
-    p->inputs = xcalloc((size_t)(B > M ? B : M) * T, sizeof *p->inputs);
+    ppo_rollouts_init(&p->ro, B, A, T);
+    p->inputs = xcalloc((size_t)M * T, sizeof *p->inputs);
     p->dlnf = xcalloc((size_t)M * T * c->C, sizeof *p->dlnf);
     p->scratch = xcalloc(2 * (size_t)c->V + (size_t)B * c->V, sizeof(float));
     p->perm = xcalloc((size_t)B, sizeof *p->perm);
@@ -218,19 +242,7 @@ ppo_release(struct ppo *p)
 {
     if (!p)
         return;
-    struct ppo_rollouts *ro = &p->ro;
-    free(ro->seq);
-    free(ro->plen);
-    free(ro->alen);
-    free(ro->ended);
-    free(ro->score);
-    free(ro->logp);
-    free(ro->ref_logp);
-    free(ro->values);
-    free(ro->rewards);
-    free(ro->adv);
-    free(ro->ret);
-    free(ro->entropy);
+    ppo_rollouts_release(&p->ro);
     free(p->head);
     free(p->head_g);
     free(p->head_m);
@@ -276,12 +288,21 @@ void
 ppo_rollout(struct ppo *p, const int32_t *const *prompts, const int *plens,
             struct gr_rng *rng)
 {
-    struct ppo_rollouts *ro = &p->ro;
-    const int B = ro->B, T = ro->T, A = ro->A, V = p->policy->cfg.V;
+    ppo_sample(p->policy, &p->kv, &p->ro, prompts, plens, p->h.temperature, rng,
+               p->scratch);
+}
+
+void
+ppo_sample(struct gpt *m, struct kvcache *kv, struct ppo_rollouts *ro,
+           const int32_t *const *prompts, const int *plens, float temperature,
+           struct gr_rng *rng, float *scratch)
+{
+    const int B = ro->B, T = ro->T, A = ro->A, V = m->cfg.V;
+    assert(kv->NB == B);
     struct sampler_opts so = sampler_defaults();
-    so.temperature = p->h.temperature;
-    float *logits = p->scratch + 2 * (size_t)V;     /* (B,V) */
-    int32_t *feed = p->inputs;                      /* (B) */
+    so.temperature = temperature;
+    float *logits = scratch + 2 * (size_t)V;        /* (B,V) */
+    int32_t *feed = xmalloc((size_t)B * sizeof *feed);
     uint8_t *done = xcalloc((size_t)B, 1);
     int minp = T;
     for (int b = 0; b < B; b++) {
@@ -298,8 +319,8 @@ ppo_rollout(struct ppo *p, const int32_t *const *prompts, const int *plens,
     int32_t *pre = xmalloc((size_t)B * minp * sizeof *pre);
     for (int b = 0; b < B; b++)
         memcpy(pre + (size_t)b * minp, prompts[b], (size_t)minp * sizeof *pre);
-    kvcache_reset(&p->kv);
-    gpt_prefill(p->policy, &p->kv, pre, minp, logits);
+    kvcache_reset(kv);
+    gpt_prefill(m, kv, pre, minp, logits);
     free(pre);
     /* logits hold position pos of every sequence. */
     for (int pos = minp - 1;; pos++) {
@@ -311,7 +332,7 @@ ppo_rollout(struct ppo *p, const int32_t *const *prompts, const int *plens,
                 more = 1;
             } else if (!done[b]) {
                 int tok = sample_next(logits + (size_t)b * V, V, &so, NULL, 0,
-                                      rng, p->scratch);
+                                      rng, scratch);
                 row[ro->plen[b] + ro->alen[b]++] = tok;
                 if (tok == BPE_END) {
                     ro->ended[b] = 1;
@@ -328,8 +349,9 @@ ppo_rollout(struct ppo *p, const int32_t *const *prompts, const int *plens,
         if (!more)
             break;
         assert(pos + 1 < T);
-        gpt_forward_step(p->policy, &p->kv, feed, pos + 1, logits);
+        gpt_forward_step(m, kv, feed, pos + 1, logits);
     }
+    free(feed);
     free(done);
 }
 

@@ -124,6 +124,11 @@ struct ppo_rollouts {
     float *entropy;         /* (B,A) the policy's entropy at each token */
 };
 
+/* Allocate rollouts of B sequences of T tokens, answers of up to A; every
+ * array zeroed.  Release frees them all. */
+void ppo_rollouts_init(struct ppo_rollouts *ro, int B, int A, int T);
+void ppo_rollouts_release(struct ppo_rollouts *ro);
+
 /* ---- one iteration's numbers ------------------------------------------ */
 
 struct ppo_stats {
@@ -191,6 +196,14 @@ void ppo_load_head(struct ppo *p, const float *in);
  * result is the same as generating each alone.  Draws from rng. */
 void ppo_rollout(struct ppo *p, const int32_t *const *prompts,
                  const int *plens, struct gr_rng *rng);
+
+/* ppo_rollout's sampler, for any model m of the rollouts' shape: one
+ * answer to each of ro->B prompts at temperature, in the cache kv (of
+ * ro->B sequences), into ro's seq, plen, alen and ended (score zeroed).
+ * scratch: 2V + B*V floats.  Draws from rng. */
+void ppo_sample(struct gpt *m, struct kvcache *kv, struct ppo_rollouts *ro,
+                const int32_t *const *prompts, const int *plens,
+                float temperature, struct gr_rng *rng, float *scratch);
 
 /* After the caller filled ro.score: log-probabilities, values, rewards,
  * advantages; fills the rollout half of p->st. */

@@ -199,11 +199,11 @@ struct tune_run {
     /* PPO-ptx: windows of the training split */
     struct shard train;
     int32_t *ptx_in, *ptx_tg;       /* (ptx_batch,T) */
-    /* compare=true: one sequence at a time, either model */
-    struct kvcache cmp_kv;
+    /* compare=true: one answer of each model, sampled as rollouts are */
+    struct kvcache cmp_kv;                  /* one sequence */
     int have_cmp_kv;
-    float *cmp_logits, *cmp_scratch;        /* (V), (2V) */
-    int32_t *cmp_seq[2];                    /* (T+1) reference, policy */
+    struct ppo_rollouts cmp_ro[2];          /* the reference's, the policy's */
+    float *cmp_scratch;                     /* (3V) for ppo_sample */
 };
 
 /* The ppo ptx hook: ptx_coef times the next-token loss on random windows
@@ -536,10 +536,9 @@ setup(struct tune_run *r, const struct gr_args *a, struct gr_error *err)
         if ((rc = kvcache_init(&r->cmp_kv, &r->policy.cfg, 1, err)) != GR_OK)
             goto out;
         r->have_cmp_kv = 1;
-        r->cmp_logits = xmalloc((size_t)r->policy.cfg.V * sizeof *r->cmp_logits);
-        r->cmp_scratch = xmalloc(2 * (size_t)r->policy.cfg.V * sizeof *r->cmp_scratch);
+        r->cmp_scratch = xmalloc(3 * (size_t)r->policy.cfg.V * sizeof *r->cmp_scratch);
         for (int k = 0; k < 2; k++)
-            r->cmp_seq[k] = xmalloc((size_t)(T + 1) * sizeof *r->cmp_seq[k]);
+            ppo_rollouts_init(&r->cmp_ro[k], 1, o->h.max_answer, T);
     }
     if (resuming) {
         if (r->meta.nextra != ppo_head_floats(&r->ppo)) {
@@ -606,12 +605,12 @@ teardown(struct tune_run *r)
     free(r->ptx_in);
     free(r->ptx_tg);
     shard_close(&r->train);
-    if (r->have_cmp_kv)
+    if (r->have_cmp_kv) {
         kvcache_release(&r->cmp_kv);
-    free(r->cmp_logits);
+        ppo_rollouts_release(&r->cmp_ro[0]);
+        ppo_rollouts_release(&r->cmp_ro[1]);
+    }
     free(r->cmp_scratch);
-    free(r->cmp_seq[0]);
-    free(r->cmp_seq[1]);
     free(r->prompts_path);
     free(r->init_path);
     free(r->ref_path);
@@ -746,36 +745,6 @@ emit_samples(struct tune_run *r, long long iter, const size_t *ids, char **answe
     }
 }
 
-/* compare: m's answer to prompt p (np tokens) into seq (the prompt, the
- * answer, <|end|>), sampled as the rollouts are; returns the length of
- * seq, *ended whether the model closed the answer itself. */
-static int
-compare_answer(struct tune_run *r, struct gpt *m, int32_t *seq, const int32_t *p,
-               int np, struct gr_rng *rng, int *ended)
-{
-    const int V = m->cfg.V, A = r->o.h.max_answer;
-    struct sampler_opts so = sampler_defaults();
-    so.temperature = r->o.h.temperature;
-    memcpy(seq, p, (size_t)np * sizeof *seq);
-    kvcache_reset(&r->cmp_kv);
-    gpt_prefill(m, &r->cmp_kv, p, np, r->cmp_logits);
-    int n = np;
-    *ended = 0;
-    for (int a = 0; a < A; a++) {
-        int32_t tok = sample_next(r->cmp_logits, V, &so, NULL, 0, rng, r->cmp_scratch);
-        seq[n++] = tok;
-        if (tok == BPE_END) {
-            *ended = 1;
-            break;
-        }
-        if (a + 1 < A)
-            gpt_forward_step(m, &r->cmp_kv, &tok, n - 1, r->cmp_logits);
-    }
-    if (!*ended)
-        seq[n++] = BPE_END;     /* the reward head reads the closing <|end|> */
-    return n;
-}
-
 /* compare: the reference's and the policy's answers to prompt id,
  * scored, as two "tune_compare" records in rec (model 0: the reference,
  * 1: the policy), emitted after the iteration's "tune" record. */
@@ -786,22 +755,20 @@ compare(struct tune_run *r, long long iter, size_t id, struct gr_metric rec[2],
     struct gr_rng g0, g;
     rng_seed(&g0, rng_hash64(r->prompt_seed ^ 0x636f6d70617265ULL, (uint64_t)iter));
     struct gpt *models[2] = { &r->ref, &r->policy };
-    int lens[2], ended[2];
+    const int32_t *pt = r->prompts.tok[id];
     const int np = r->prompts.len[id];
     for (int k = 0; k < 2; k++) {
+        struct ppo_rollouts *ro = &r->cmp_ro[k];
+        float score;
         g = g0;                 /* the same draws for both */
-        lens[k] = compare_answer(r, models[k], r->cmp_seq[k], r->prompts.tok[id], np,
-                                 &g, &ended[k]);
-    }
-    float scores[2];
-    const int32_t *seqs[2] = { r->cmp_seq[0], r->cmp_seq[1] };
-    enum gr_status rc = reward_score_batch(&r->rm, seqs, lens, 2, scores, err);
-    if (rc != GR_OK)
-        return rc;
-    for (int k = 0; k < 2; k++) {
-        int alen = lens[k] - np - 1;
-        char *text = bpe_decode(&r->tok, r->cmp_seq[k] + np, (size_t)alen, NULL);
-        float reward = scores[k] - (ended[k] ? 0.0f : (float)r->o.penalty);
+        ppo_sample(models[k], &r->cmp_kv, ro, &pt, &np, r->o.h.temperature, &g,
+                   r->cmp_scratch);
+        enum gr_status rc = tune_score(&r->rm, ro, &score, err);
+        if (rc != GR_OK)
+            return rc;
+        int ended = ro->ended[0], alen = ro->alen[0] - ended;
+        char *text = tune_answer_text(&r->tok, ro, 0);
+        float reward = score - (ended ? 0.0f : (float)r->o.penalty);
         metric_begin(&rec[k], "tune_compare");
         metric_add(&rec[k], "iter", (double)iter);
         metric_add(&rec[k], "model", k);
@@ -809,7 +776,7 @@ compare(struct tune_run *r, long long iter, size_t id, struct gr_metric rec[2],
         if (r->o.has_rule)
             metric_add(&rec[k], "rule", rank_rule_score(&r->o.rule, text));
         metric_add(&rec[k], "len", alen);
-        metric_add(&rec[k], "ended", ended[k]);
+        metric_add(&rec[k], "ended", ended);
         metric_text(&rec[k], "%s => %s", r->prompts.text[id], text);
         free(text);
     }
