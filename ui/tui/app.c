@@ -351,15 +351,21 @@ tui_job_keys(struct tui *t, struct screen *scr, int key)
 }
 
 void
-tui_msg_last_line(struct tui *t, const char *text, size_t n)
+tui_msg_line(struct tui *t, const char *text, size_t n, int last)
 {
     char *s = xstrndup(text, n);
     char *end = s + strlen(s);
     while (end > s && end[-1] == '\n')
         *--end = 0;
-    char *line = strrchr(s, '\n');
-    if (*s)
-        tui_msg(t, "%s", line ? line + 1 : s);
+    char *line = s;
+    if (last) {
+        char *nl = strrchr(s, '\n');
+        line = nl ? nl + 1 : s;
+    } else if ((end = strchr(s, '\n'))) {
+        *end = 0;
+    }
+    if (*line)
+        tui_msg(t, "%s", line);
     free(s);
 }
 

@@ -208,7 +208,7 @@ static void
 corpus_text(struct screen *scr, const char *text, size_t n)
 {
     /* 'corpus add' reports what it added: the last line, as a message */
-    tui_msg_last_line(scr->tui, text, n);
+    tui_msg_line(scr->tui, text, n, 1);
 }
 
 static void

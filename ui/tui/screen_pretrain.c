@@ -207,14 +207,7 @@ pretrain_metric(struct screen *scr, const struct gr_metric *m)
 static void
 pretrain_text(struct screen *scr, const char *text, size_t n)
 {
-    char *s = xstrndup(text, n);
-    char *end = s + strlen(s);
-    while (end > s && end[-1] == '\n')
-        *--end = 0;
-    char *line = strrchr(s, '\n');
-    if (*s)
-        tui_msg(scr->tui, "%s", line ? line + 1 : s);
-    free(s);
+    tui_msg_line(scr->tui, text, n, 1);
 }
 
 static void

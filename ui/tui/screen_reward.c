@@ -119,7 +119,7 @@ reward_text(struct screen *scr, const char *text, size_t n)
         textlog_add(&s->scores, text, n);
         return;
     }
-    tui_msg_last_line(scr->tui, text, n);
+    tui_msg_line(scr->tui, text, n, 1);
 }
 
 static void

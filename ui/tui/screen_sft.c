@@ -132,7 +132,7 @@ sft_metric(struct screen *scr, const struct gr_metric *m)
 static void
 sft_text(struct screen *scr, const char *text, size_t n)
 {
-    tui_msg_last_line(scr->tui, text, n);
+    tui_msg_line(scr->tui, text, n, 1);
 }
 
 static void

@@ -126,13 +126,7 @@ tok_metric(struct screen *scr, const struct gr_metric *m)
 static void
 tok_text(struct screen *scr, const char *text, size_t n)
 {
-    char *t = xstrndup(text, n);
-    char *nl = strchr(t, '\n');
-    if (nl)
-        *nl = 0;
-    if (*t)
-        tui_msg(scr->tui, "%s", t);
-    free(t);
+    tui_msg_line(scr->tui, text, n, 0);
 }
 
 static void

@@ -90,9 +90,10 @@ void tui_error(struct tui *t, const char *fmt, ...)
 /* 'p' pauses or resumes and 'x' stops scr's job, when it runs one: 1
  * when key is one of the two (handled, job or not), else 0. */
 int tui_job_keys(struct tui *t, struct screen *scr, int key);
-/* The last non-empty line of a job's text (n bytes) as the message: a
- * screen's text hook when the text is a report ("Saved ..."). */
-void tui_msg_last_line(struct tui *t, const char *text, size_t n);
+/* The first line (last: the last non-empty one) of a job's text (n
+ * bytes) as the message: a screen's text hook when the text is a report
+ * ("Saved ..."). */
+void tui_msg_line(struct tui *t, const char *text, size_t n, int last);
 
 /* Run these commands in order on the worker thread, for scr (which gets
  * their records, text and the end).  Takes the args (released at the
