@@ -6,7 +6,8 @@
  *       OpenMP pool, OpenBLAS at 1 thread, products split across threads).
  *   bench-train train L NH C V T B TSEQ STEPS [WARMUP]
  *       training steps as `garage pretrain` takes them: zero grads,
- *       gpt_forward, gpt_backward, gradient norm and clipping, adamw_step.
+ *       gpt_forward, gpt_backward, gradient norm, adamw_step_scaled
+ *       (clipping folded into the step).
  *   bench-train sample L NH C V T NB NTOK
  *       generation with the KV cache: NB sequences, NTOK tokens each, one
  *       gpt_forward_step and sample_next per token and sequence
@@ -235,9 +236,8 @@ train_step(struct gpt *m, const int32_t *in, const int32_t *tg, int B, int T,
     float loss = gpt_forward(m, in, tg, B, T, 1);
     gpt_backward(m);
     float norm = gpt_grad_norm(m);
-    if (clip > 0 && isfinite(norm) && norm > clip)
-        gpt_scale_grads(m, clip / norm);
-    adamw_step(m, lr, 0.9f, 0.95f, 1e-8f, 0.1f, t);
+    adamw_step_scaled(m, gpt_clip_scale(norm, clip), lr, 0.9f, 0.95f, 1e-8f,
+                      0.1f, t);
     return loss;
 }
 
@@ -416,9 +416,8 @@ run_xcheck(const char *path, int steps)
         if (s == 0)
             memcpy(grad0, m.grads, m.nparams * sizeof *grad0);
         float norm = gpt_grad_norm(&m);
-        if (clip > 0 && norm > clip)
-            gpt_scale_grads(&m, clip / norm);
-        adamw_step(&m, lr, b1, b2, eps, wd, s + 1);
+        adamw_step_scaled(&m, gpt_clip_scale(norm, clip), lr, b1, b2, eps, wd,
+                          s + 1);
     }
     FILE *f = fopen(path, "wb");
     if (!f) {

@@ -6,12 +6,12 @@
 
 GR_CLONES static void
 adamw_chunk(float *p, const float *g, float *m, float *v, size_t n,
-            float lr, float b1, float b2, float eps, float wd,
+            float gs, float lr, float b1, float b2, float eps, float wd,
             float bc1, float bc2)
 {
     float decay = 1.0f - lr * wd, ib1 = 1.0f / bc1, ib2 = 1.0f / bc2;
     for (size_t i = 0; i < n; i++) {
-        float gi = g[i];
+        float gi = g[i] * gs;
         float mi = b1 * m[i] + (1.0f - b1) * gi;
         float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
         m[i] = mi;
@@ -31,7 +31,7 @@ scale_chunk(float *x, size_t n, float s)
 
 void
 adamw_update(float *p, const float *g, float *m, float *v, size_t n,
-             float lr, float b1, float b2, float eps, float wd,
+             float gs, float lr, float b1, float b2, float eps, float wd,
              float bc1, float bc2)
 {
     long nch = (long)((n + CHUNK - 1) / CHUNK);
@@ -39,7 +39,7 @@ adamw_update(float *p, const float *g, float *m, float *v, size_t n,
     for (long c = 0; c < nch; c++) {
         size_t i = (size_t)c * CHUNK;
         adamw_chunk(p + i, g + i, m + i, v + i, n - i < CHUNK ? n - i : CHUNK,
-                    lr, b1, b2, eps, wd, bc1, bc2);
+                    gs, lr, b1, b2, eps, wd, bc1, bc2);
     }
 }
 

@@ -10,6 +10,13 @@ void
 adamw_step(struct gpt *m, float lr, float beta1, float beta2, float eps,
            float weight_decay, int t)
 {
+    adamw_step_scaled(m, 1.0f, lr, beta1, beta2, eps, weight_decay, t);
+}
+
+void
+adamw_step_scaled(struct gpt *m, float gscale, float lr, float beta1,
+                  float beta2, float eps, float weight_decay, int t)
+{
     prof_begin(PROF_OPTIMIZER);
     struct gpt_tensor ts[GPT_NTENSORS];
     gpt_tensors(&m->cfg, ts);
@@ -18,7 +25,7 @@ adamw_step(struct gpt *m, float lr, float beta1, float beta2, float eps,
     for (int k = 0; k < GPT_NTENSORS; k++) {
         size_t o = ts[k].offset;
         adamw_update(m->params + o, m->grads + o, m->adam_m + o,
-                     m->adam_v + o, ts[k].numel, lr, beta1, beta2, eps,
+                     m->adam_v + o, ts[k].numel, gscale, lr, beta1, beta2, eps,
                      ts[k].decay ? weight_decay : 0.0f, bc1, bc2);
     }
     prof_end(PROF_OPTIMIZER);
@@ -60,10 +67,16 @@ gpt_scale_grads(struct gpt *m, float s)
 }
 
 float
+gpt_clip_scale(float norm, float max_norm)
+{
+    return max_norm > 0 && isfinite(norm) && norm > max_norm ? max_norm / norm : 1.0f;
+}
+
+float
 gpt_clip_grads(struct gpt *m, float max_norm)
 {
-    float norm = gpt_grad_norm(m);
-    if (isfinite(norm) && norm > max_norm)
-        gpt_scale_grads(m, max_norm / norm);
+    float norm = gpt_grad_norm(m), s = gpt_clip_scale(norm, max_norm);
+    if (s != 1.0f)
+        gpt_scale_grads(m, s);
     return norm;
 }

@@ -625,19 +625,15 @@ ppo_update(struct ppo *p, struct gr_rng *rng, struct gr_error *err)
                 return gr_fail(err, GR_ENUMERIC, "the %s is %s",
                                isfinite(loss) ? "gradient norm" : "PPO loss",
                                isnan(isfinite(loss) ? norm : loss) ? "NaN" : "infinite");
-            if (p->h.grad_clip > 0 && norm > p->h.grad_clip) {
-                float s = (float)(p->h.grad_clip / norm);
-                gpt_scale_grads(p->policy, s);
-                vec_scale(p->head_g, C1, s);
-            }
+            float gs = gpt_clip_scale((float)norm, (float)p->h.grad_clip);
             p->opt_steps++;
             int t = (int)p->opt_steps;
             float bc1 = (float)(1.0 - pow(p->h.beta1, t));
             float bc2 = (float)(1.0 - pow(p->h.beta2, t));
-            adamw_update(p->head, p->head_g, p->head_m, p->head_v, C1, p->h.lr,
+            adamw_update(p->head, p->head_g, p->head_m, p->head_v, C1, gs, p->h.lr,
                          p->h.beta1, p->h.beta2, p->h.eps, 0.0f, bc1, bc2);
-            adamw_step(p->policy, p->h.lr, p->h.beta1, p->h.beta2, p->h.eps,
-                       p->h.weight_decay, t);
+            adamw_step_scaled(p->policy, gs, p->h.lr, p->h.beta1, p->h.beta2,
+                              p->h.eps, p->h.weight_decay, t);
             pg += mb.pg_sum;
             vf += mb.vf_sum;
             gn += norm;

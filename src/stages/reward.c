@@ -885,16 +885,13 @@ train(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
                          isnan(isfinite(loss) ? gnorm : loss) ? "NaN" : "infinite");
             goto out;
         }
-        if (o->clip > 0 && gnorm > o->clip) {
-            float s = (float)(o->clip / gnorm);
-            gpt_scale_grads(&r.model, s);
-            vec_scale(r.dhead, (size_t)r.C + 1, s);
-        }
+        float gs = gpt_clip_scale((float)gnorm, (float)o->clip);
         double lr = train_lr(step, steps, o->warmup, o->lr, o->min_lr);
-        adamw_step(&r.model, (float)lr, 0.9f, 0.95f, 1e-8f, (float)o->wd, (int)(step + 1));
+        adamw_step_scaled(&r.model, gs, (float)lr, 0.9f, 0.95f, 1e-8f, (float)o->wd,
+                          (int)(step + 1));
         float bc1 = 1.0f - powf(0.9f, (float)(step + 1));
         float bc2 = 1.0f - powf(0.95f, (float)(step + 1));
-        adamw_update(r.head, r.dhead, r.hm, r.hv, (size_t)r.C + 1, (float)lr, 0.9f,
+        adamw_update(r.head, r.dhead, r.hm, r.hv, (size_t)r.C + 1, gs, (float)lr, 0.9f,
                      0.95f, 1e-8f, 0.0f, bc1, bc2);
         step++;
 

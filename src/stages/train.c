@@ -48,11 +48,10 @@ train_update(struct gpt *m, const struct train_hparams *h, long long step,
                        isfinite(loss) ? "gradient norm" : "loss",
                        isnan(isfinite(loss) ? g : loss) ? "NaN" : "infinite",
                        last_ckpt ? last_ckpt : "none");
-    if (h->clip > 0 && g > h->clip)
-        gpt_scale_grads(m, (float)(h->clip / g));
     *lr = train_lr(step, h->steps, h->warmup, h->lr, h->min_lr);
-    adamw_step(m, (float)*lr, (float)h->beta1, (float)h->beta2, 1e-8f,
-               (float)h->wd, (int)(step + 1));
+    adamw_step_scaled(m, gpt_clip_scale((float)g, (float)h->clip), (float)*lr,
+                      (float)h->beta1, (float)h->beta2, 1e-8f, (float)h->wd,
+                      (int)(step + 1));
     return GR_OK;
 }
 
