@@ -18,6 +18,12 @@ has "$out" "texts"
 expect 0 "$GARAGE" --version
 has "$out" "garage "
 has "$out" "BLAS: OpenBLAS, kernel"
+has "$out" "Products: "
+# the choice of who computes the products, and the variable that sets it
+expect 0 env OMP_NUM_THREADS=2 GARAGE_SGEMM=openblas "$GARAGE" --version
+has "$out" "Products: OpenBLAS, 2 threads"
+expect 0 env OMP_NUM_THREADS=1 "$GARAGE" --version
+has "$out" "Products: OpenBLAS, 1 thread"
 
 expect 2 "$GARAGE"
 has "$err" "Usage: garage"

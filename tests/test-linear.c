@@ -3,7 +3,8 @@
  * linear_forward_rows for generation: one row (matrix-vector products), a
  * few rows (the AVX-512 kernels of batched sampling, every edge of their
  * 4x4 blocks and 16-wide vectors), many rows; with and without bias and
- * residual, in place, on one and on two threads. */
+ * residual, in place, on one and on two threads, and big products split
+ * across threads or computed by oneDNN (blas.c). */
 #include <math.h>
 #include <stdlib.h>
 
@@ -84,6 +85,16 @@ main(void)
                 for (size_t k = 0; k < sizeof OCs / sizeof OCs[0]; k++)
                     for (int rows = 0; rows < 2; rows++)
                         check_shape(&rng, Ns[i], Cs[j], OCs[k], rows);
+        /* big enough to be split across threads, by each backend of
+         * gr_sgemm that is built in (GARAGE_SGEMM) */
+        static const char *const backends[] = { "openblas", "onednn", "auto" };
+        for (int b = 0; b < 3; b++) {
+            if (kernels_set_sgemm(backends[b]) != 0)
+                continue;
+            check_shape(&rng, 300, 129, 257, 0);
+            check_shape(&rng, 512, 384, 1152, 0);
+        }
+        kernels_set_sgemm("auto");
     }
     return check_exit();
 }

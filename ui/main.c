@@ -115,11 +115,13 @@ print_version(void)
     printf("garage %s\n", PACKAGE_VERSION);
 #ifdef HAVE_OPENBLAS_GET_CORENAME
     const char *ct = getenv("OPENBLAS_CORETYPE");
-    printf("BLAS: OpenBLAS, kernel %s%s%s\n", openblas_get_corename(),
-           ct ? " (OPENBLAS_CORETYPE=" : "", ct ? ct : "");
-    if (ct)
-        printf(")\n");
+    printf("BLAS: OpenBLAS, kernel %s%s%s%s\n", openblas_get_corename(),
+           ct ? " (OPENBLAS_CORETYPE=" : "", ct ? ct : "", ct ? ")" : "");
 #endif
+    const char *nt = getenv("OMP_NUM_THREADS");
+    kernels_set_threads(nt ? atoi(nt) : 0);
+    printf("Products: %s, %d thread%s\n", kernels_sgemm_backend(),
+           kernels_threads(), kernels_threads() == 1 ? "" : "s");
 }
 
 int

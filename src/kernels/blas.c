@@ -48,29 +48,62 @@ kernels_blas_core(void)
     return openblas_get_corename();
 }
 
-/* The big products of one-pool mode: OpenBLAS split by gr_sgemm, or
- * oneDNN's f32 matmul (GARAGE_SGEMM=openblas|onednn; default below). */
-#define DEFAULT_ONEDNN 0
-static int use_onednn = -1;
+/* The big products of one-pool mode (GARAGE_SGEMM):
+ *   openblas  OpenBLAS at one thread, each product split by gr_sgemm;
+ *   onednn    oneDNN's f32 matmul on the same OpenMP threads, for all;
+ *   auto      (the default) oneDNN for the products shaped A . B^T (the
+ *             forward of every linear layer), where it measured faster
+ *             than OpenBLAS on every shape of configs S, M and GPT-2 124M
+ *             (bench/README), OpenBLAS for the rest, where it did not.
+ * The choice is by shape alone, never by timing, so that a seed gives the
+ * same run every time. */
+enum { SGEMM_OPENBLAS, SGEMM_ONEDNN, SGEMM_AUTO };
+static int sgemm_mode = -1;
 
 static int
-f32_onednn(void)
+f32_mode(void)
 {
-    int u = __atomic_load_n(&use_onednn, __ATOMIC_RELAXED);
+    int u = __atomic_load_n(&sgemm_mode, __ATOMIC_RELAXED);
     if (u < 0) {
         const char *e = getenv("GARAGE_SGEMM");
-        u = e && !strcmp(e, "onednn") ? 1 :
-            e && !strcmp(e, "openblas") ? 0 : DEFAULT_ONEDNN;
-        u = u && onednn_available(NULL);
-        __atomic_store_n(&use_onednn, u, __ATOMIC_RELAXED);
+        u = e && !strcmp(e, "onednn") ? SGEMM_ONEDNN :
+            e && !strcmp(e, "openblas") ? SGEMM_OPENBLAS : SGEMM_AUTO;
+        if (u != SGEMM_OPENBLAS && !onednn_available(NULL))
+            u = SGEMM_OPENBLAS;
+        __atomic_store_n(&sgemm_mode, u, __ATOMIC_RELAXED);
     }
     return u;
+}
+
+int
+kernels_set_sgemm(const char *name)
+{
+    int u = !strcmp(name, "onednn") ? SGEMM_ONEDNN :
+            !strcmp(name, "openblas") ? SGEMM_OPENBLAS :
+            !strcmp(name, "auto") ? SGEMM_AUTO : -1;
+    if (u < 0 || (u != SGEMM_OPENBLAS && !onednn_available(NULL)))
+        return -1;
+    __atomic_store_n(&sgemm_mode, u, __ATOMIC_RELAXED);
+    return 0;
+}
+
+const char *
+kernels_sgemm_name(void)
+{
+    static const char *const names[] = { "openblas", "onednn", "auto" };
+    return names[f32_mode()];
 }
 
 const char *
 kernels_sgemm_backend(void)
 {
-    return kernels_split_mode() && f32_onednn() ? "oneDNN" : "OpenBLAS";
+    if (!kernels_split_mode())
+        return "OpenBLAS";
+    switch (f32_mode()) {
+    case SGEMM_ONEDNN: return "oneDNN";
+    case SGEMM_AUTO: return "oneDNN (forward) + OpenBLAS (backward)";
+    default: return "OpenBLAS";
+    }
 }
 
 /* Below this many multiply-adds a product is not worth splitting. */
@@ -97,7 +130,10 @@ gr_sgemm(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb,
                     beta, C, ldc);
         return;
     }
-    if (alpha == 1.0f && (beta == 0.0f || beta == 1.0f) && f32_onednn() &&
+    int mode = f32_mode();
+    if (alpha == 1.0f && (beta == 0.0f || beta == 1.0f) &&
+        (mode == SGEMM_ONEDNN ||
+         (mode == SGEMM_AUTO && ta == CblasNoTrans && tb == CblasTrans)) &&
         onednn_gemm(0, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc) == 0)
         return;
     /* Split the longer side of C into aligned blocks, a few per thread and

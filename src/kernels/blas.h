@@ -26,10 +26,19 @@ int kernels_threads(void);
 /* 1 when products are split by us across OpenMP threads (one pool). */
 int kernels_split_mode(void);
 
-/* Who does the big products in one-pool mode: "OpenBLAS" (split across
- * threads by gr_sgemm) or "oneDNN" (its f32 matmul on the same OpenMP
- * threads; GARAGE_SGEMM=onednn|openblas chooses), for logs. */
+/* Who does the big products in one-pool mode, for logs: "OpenBLAS"
+ * (split across threads by gr_sgemm), "oneDNN" (its f32 matmul on the
+ * same OpenMP threads) or both by shape (GARAGE_SGEMM=auto, the default
+ * when garage is built with oneDNN; see blas.c). */
 const char *kernels_sgemm_backend(void);
+
+/* Choose it from now on, as GARAGE_SGEMM would ("auto", "openblas",
+ * "onednn"): 0, or -1 (nothing changed) for another name or when oneDNN
+ * is not built in.  For tests and benchmarks; call it between products. */
+int kernels_set_sgemm(const char *name);
+
+/* The choice in force: "auto", "openblas" or "onednn" (static text). */
+const char *kernels_sgemm_name(void);
 
 /* Name of OpenBLAS's kernel ("SkylakeX", "Prescott", ...), for logs. */
 const char *kernels_blas_core(void);

@@ -71,8 +71,13 @@ fail(const char *what, dnnl_status_t st)
 #define DNNL(call) do { dnnl_status_t st_ = (call); \
     if (st_ != dnnl_success) fail(#call, st_); } while (0)
 
-/* The primitive for a shape, kept in the table; once the table is full,
- * a new one just for this call (*temp = 1: the caller destroys it). */
+/* The primitive for a shape, kept in the table.  Once the table is full,
+ * a bf16 shape gets a new one just for this call (*temp = 1: the caller
+ * destroys it); an f32 shape gets none (p NULL: the caller has OpenBLAS),
+ * and f32 shapes leave the last F32_SPARE slots to bf16, so that a run of
+ * ever new shapes (sequences of every length) costs at most a table of
+ * primitives to make. */
+#define F32_SPARE 64
 static struct prim
 get_prim(int bf16, int M, int N, int K, int ta, int tb, int lda, int ldb,
          int ldc, int acc, int *temp)
@@ -89,7 +94,10 @@ get_prim(int bf16, int M, int N, int K, int ta, int tb, int lda, int ldb,
         }
     }
     *temp = 0;
-    if (!p) {
+    if (!p && !bf16 && g.nprims >= MAX_PRIMS - F32_SPARE) {
+        tmp = (struct prim){ .p = NULL };
+        p = &tmp;
+    } else if (!p) {
         *temp = g.nprims == MAX_PRIMS;
         p = *temp ? &tmp : &g.prims[g.nprims];
         *p = (struct prim){ bf16, M, N, K, ta, tb, lda, ldb, ldc, acc, NULL,

@@ -13,6 +13,7 @@
 
 #include "app/job.h"
 #include "base/xalloc.h"
+#include "kernels/blas.h"
 #include "kernels/prof.h"
 #include "model/sample.h"
 #include "stages/common.h"
@@ -378,11 +379,12 @@ stage_pretrain(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err
     double flops_per_tok = train_flops_per_token(&r.model, o->T);
     long long step = (long long)r.meta.step;
     metrics_note(ctx->metrics, "%s %s: %d layers, %d heads, dim %d, context %d, "
-                 "%.2fM parameters; %s, %zu training tokens; BLAS kernel %s%s",
-                 step ? "resuming" : "pretraining", r.last_ckpt, cfg->L, cfg->NH,
-                 cfg->C, cfg->T, N / 1e6, o->masked ? "masked LM" : "next token",
-                 r.train.ntok, openblas_get_corename(),
-                 o->bf16 ? "; bf16 products" : "");
+                 "%.2fM parameters; %s, %zu training tokens; BLAS kernel %s; "
+                 "products %s", step ? "resuming" : "pretraining", r.last_ckpt,
+                 cfg->L, cfg->NH, cfg->C, cfg->T, N / 1e6,
+                 o->masked ? "masked LM" : "next token", r.train.ntok,
+                 kernels_blas_core(),
+                 o->bf16 ? "bf16 (oneDNN)" : kernels_sgemm_backend());
     {
         struct gr_metric rec;
         metric_begin(&rec, "run");
