@@ -14,6 +14,9 @@ cd "$(dirname "$0")"
 
 PACKAGES="gcc make autoconf automake pkg-config libncurses-dev libreadline-dev
 libopenblas-dev libyaml-dev libjansson-dev libunistring-dev fortunes tmux"
+# oneDNN (x86-64 only): bf16 products (pretrain precision=bf16) and the
+# faster fp32 products of the forward pass; garage builds without it.
+[ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ] && PACKAGES="$PACKAGES libdnnl-dev"
 # The tests also trace system calls (one fsync per saved label).
 [ "${1:-run}" = check ] && PACKAGES="$PACKAGES strace"
 
