@@ -52,9 +52,10 @@ kernels_blas_core(void)
  *   openblas  OpenBLAS at one thread, each product split by gr_sgemm;
  *   onednn    oneDNN's f32 matmul on the same OpenMP threads, for all;
  *   auto      (the default) oneDNN for the products shaped A . B^T (the
- *             forward of every linear layer), where it measured faster
- *             than OpenBLAS on every shape of configs S, M and GPT-2 124M
- *             (bench/README), OpenBLAS for the rest, where it did not.
+ *             forward of every linear layer), where it measured 1.0-1.3x
+ *             OpenBLAS's speed on the shapes of configs M and GPT-2 124M
+ *             (about even on S; bench/README), OpenBLAS for the rest,
+ *             where oneDNN was as often slower (down to 0.4x).
  * The choice is by shape alone, never by timing, so that a seed gives the
  * same run every time. */
 enum { SGEMM_OPENBLAS, SGEMM_ONEDNN, SGEMM_AUTO };
