@@ -4,6 +4,10 @@
  *       cblas_sgemm GFLOP/s on the products of a training step (configs S
  *       and M, batch 8 x 256): on one thread, and through gr_sgemm (one
  *       OpenMP pool, OpenBLAS at 1 thread, products split across threads).
+ *   bench-train shapes [REPS]
+ *       the fp32 products of a step of S, M and 124M, each through
+ *       OpenBLAS and through oneDNN (gr_sgemm; calls alternating), the
+ *       measurements behind GARAGE_SGEMM=auto.
  *   bench-train train L NH C V T B TSEQ STEPS [WARMUP]
  *       training steps as `garage pretrain` takes them: zero grads,
  *       gpt_forward, gpt_backward, gradient norm, adamw_step_scaled
@@ -163,6 +167,9 @@ run_sgemm(int reps)
     rng_seed(&rng, 7);
     double *t = xmalloc((size_t)reps * sizeof *t);
     double sum1 = 0, sumn = 0;
+    /* the ceiling is OpenBLAS's rate (GARAGE_SGEMM=openblas) */
+    const char *def = kernels_sgemm_name();
+    kernels_set_sgemm("openblas");
     for (int s = 0; s < nsh; s++) {
         const struct shape *p = &sh[s];
         size_t na = (size_t)p->M * p->K, nb = (size_t)p->K * p->N;
@@ -201,6 +208,81 @@ run_sgemm(int reps)
     printf("SGEMM_1T_GFLOPS %.1f\n", sum1 / nsh);
     printf("SGEMM_GFLOPS %.1f\n", sumn / nsh);
     printf("THREADS %d\n", kernels_threads());
+    kernels_set_sgemm(def);
+    free(t);
+}
+
+/* The fp32 products of a training step of configs S, M (batch 8 x 256)
+ * and 124M (batch 4 x 64) through gr_sgemm, all by OpenBLAS and all by
+ * oneDNN, calls alternating so that both see the same machine: what
+ * GARAGE_SGEMM=auto's choice rests on. */
+static void
+run_shapes(int reps)
+{
+    const char *def = kernels_sgemm_name();
+    if (kernels_set_sgemm("onednn") != 0) {
+        printf("SHAPES skipped: garage was built without oneDNN\n");
+        return;
+    }
+    static const struct { const char *name; int N, C, V; } cf[] = {
+        { "S", 2048, 256, 4096 }, { "M", 2048, 384, 8192 },
+        { "124M", 256, 768, 50257 },
+    };
+    struct gr_rng rng;
+    rng_seed(&rng, 9);
+    double *t = xmalloc(2 * (size_t)reps * sizeof *t);
+    for (int c = 0; c < 3; c++) {
+        int N = cf[c].N, C = cf[c].C, V = cf[c].V;
+        /* name, M, N, K, ta, tb, beta: out (N,OC) = inp . w^T (+ bias),
+         * dinp (N,C) = dout . w, dw (OC,C) += dout^T . inp */
+        const struct { const char *name; int M, N, K, ta, tb; float beta; } sh[] = {
+            { "qkv.fwd", N, 3 * C, C, 0, 1, 1 }, { "proj.fwd", N, C, C, 0, 1, 1 },
+            { "fc.fwd", N, 4 * C, C, 0, 1, 1 }, { "fcproj.fwd", N, C, 4 * C, 0, 1, 1 },
+            { "head.fwd", N, V, C, 0, 1, 0 },
+            { "qkv.dinp", N, C, 3 * C, 0, 0, 0 }, { "proj.dinp", N, C, C, 0, 0, 0 },
+            { "fc.dinp", N, C, 4 * C, 0, 0, 0 }, { "fcproj.dinp", N, 4 * C, C, 0, 0, 0 },
+            { "head.dinp", N, C, V, 0, 0, 0 },
+            { "qkv.dw", 3 * C, C, N, 1, 0, 1 }, { "proj.dw", C, C, N, 1, 0, 1 },
+            { "fc.dw", 4 * C, C, N, 1, 0, 1 }, { "fcproj.dw", C, 4 * C, N, 1, 0, 1 },
+            { "head.dw", V, C, N, 1, 0, 1 },
+        };
+        double tot[2][2] = { { 0, 0 }, { 0, 0 } };    /* [fwd?][backend] */
+        for (int s = 0; s < 15; s++) {
+            int M = sh[s].M, NN = sh[s].N, K = sh[s].K;
+            size_t na = (size_t)M * K, nb = (size_t)K * NN, nc = (size_t)M * NN;
+            float *A = gr_aligned_alloc(na * 4), *B = gr_aligned_alloc(nb * 4);
+            float *Cm = gr_aligned_alloc(nc * 4);
+            for (size_t i = 0; i < na; i++)
+                A[i] = rng_normal(&rng);
+            for (size_t i = 0; i < nb; i++)
+                B[i] = rng_normal(&rng);
+            memset(Cm, 0, nc * 4);
+            enum CBLAS_TRANSPOSE ta = sh[s].ta ? CblasTrans : CblasNoTrans;
+            enum CBLAS_TRANSPOSE tb = sh[s].tb ? CblasTrans : CblasNoTrans;
+            int lda = sh[s].ta ? M : K, ldb = sh[s].tb ? K : NN;
+            for (int r = -2; r < reps; r++)
+                for (int b = 0; b < 2; b++) {
+                    kernels_set_sgemm(b ? "onednn" : "openblas");
+                    double t0 = now();
+                    gr_sgemm(ta, tb, M, NN, K, 1.0f, A, lda, B, ldb, sh[s].beta, Cm, NN);
+                    if (r >= 0)
+                        t[b * reps + r] = now() - t0;
+                }
+            double fl = 2.0 * M * NN * K, to = median(t, reps), td = median(t + reps, reps);
+            int fwd = sh[s].tb;
+            tot[fwd][0] += to;
+            tot[fwd][1] += td;
+            printf("SHAPE %s.%s %d %d %d openblas %.1f onednn %.1f GFLOP/s, %.2fx\n",
+                   cf[c].name, sh[s].name, M, NN, K, fl / to / 1e9, fl / td / 1e9, to / td);
+            gr_aligned_free(A);
+            gr_aligned_free(B);
+            gr_aligned_free(Cm);
+        }
+        printf("SHAPES %s forward %.2fx backward %.2fx (oneDNN / OpenBLAS speed, "
+               "all products of the kind)\n", cf[c].name, tot[1][0] / tot[1][1],
+               tot[0][0] / tot[0][1]);
+    }
+    kernels_set_sgemm(def);
     free(t);
 }
 
@@ -485,6 +567,7 @@ usage(void)
 {
     fprintf(stderr,
             "usage: bench-train sgemm [REPS]\n"
+            "       bench-train shapes [REPS]\n"
             "       bench-train train L NH C V T B TSEQ STEPS [WARMUP]\n"
             "       bench-train profile L NH C V T B TSEQ STEPS\n"
             "       bench-train sample L NH C V T NB NTOK\n"
@@ -506,6 +589,8 @@ main(int argc, char **argv)
         v[i - 2] = atoi(argv[i]);
     if (!strcmp(mode, "sgemm"))
         run_sgemm(argc > 2 && v[0] > 0 ? v[0] : 7);
+    else if (!strcmp(mode, "shapes"))
+        run_shapes(argc > 2 && v[0] > 0 ? v[0] : 7);
     else if (!strcmp(mode, "train") && argc >= 10)
         return run_train(v, v[5], v[6], v[7] > 0 ? v[7] : 1,
                          argc > 10 ? v[8] : 2, 0);

@@ -4,7 +4,8 @@
 # garage, the PyTorch reference (bench/torch_ref.py) and llm.c's CPU
 # trainer (when LLMC_DIR names a checkout) on configs S, M and GPT-2
 # 124M; sampling tokens/s (1 and 16 sequences); peak RSS; and the
-# correctness cross-check against PyTorch.  Prints `RATIO name value`
+# correctness cross-check against PyTorch; and each fp32 product of a step
+# through OpenBLAS and through oneDNN.  Prints `RATIO name value`
 # lines (garage / peer: higher is better; for memory peer / garage, so
 # higher is still better), `SPEEDUP name value` lines for garage against
 # itself (bf16 against fp32, 16 sequences against one, the default
@@ -87,6 +88,10 @@ grep '^SGEMM ' "$tmp/sgemm"
 SGEMM=$(key "$tmp/sgemm" SGEMM_GFLOPS)
 SGEMM1=$(key "$tmp/sgemm" SGEMM_1T_GFLOPS)
 echo "sgemm: ${SGEMM} GFLOP/s through gr_sgemm on $(key "$tmp/sgemm" THREADS) threads, ${SGEMM1} on 1 (mean over shapes of each shape's median)"
+
+# --- OpenBLAS against oneDNN, product by product (GARAGE_SGEMM=auto) ---------
+"$BT" shapes 7 > "$tmp/shapes" || status=1
+cat "$tmp/shapes"
 
 # --- training ------------------------------------------------------------------
 # name  L NH C V T(context)  B TSEQ  steps per round
@@ -246,5 +251,6 @@ echo "| sgemm GFLOP/s ($(nproc) threads; 1 thread) | $SGEMM; $SGEMM1 | | |"
 printf '%s' "$TABLE"
 echo
 echo "bf16 products (mean over the step's shapes): $bf16"
+grep '^SHAPES ' "$tmp/shapes" | sed 's/^SHAPES /fp32 products, oneDNN against OpenBLAS: /'
 echo "Cross-check against PyTorch (loss and logits, step 0 and after 50 AdamW steps): $xcheck"
 exit $status
