@@ -26,9 +26,6 @@
  *
  * BENCH_PRECISION=bf16 makes the model's products bf16 (gpt_set_precision)
  * and generation read bf16 weights (kvcache_set_precision).
- * BENCH_AB=openblas|onednn|auto (train): every other step with the fp32
- * products chosen so (kernels_set_sgemm), their times as STEP_S_AB, when
- * that differs from the default (GARAGE_SGEMM).
  * Threads as in ui/main.c: kernels_set_threads(OMP_NUM_THREADS or all
  * CPUs).  OpenBLAS reads OPENBLAS_CORETYPE when it loads, so on CPUs
  * Debian's build does not know, launch this with OPENBLAS_CORETYPE=SkylakeX
@@ -336,26 +333,8 @@ run_train(const int *v, int B, int T, int steps, int warmup, int profile)
     rng_seed(&rng, 2);
     size_t n = (size_t)B * T;
     int32_t *in = xmalloc(2 * n * sizeof *in), *tg = in + n;
-    double *t = xmalloc(3 * (size_t)steps * sizeof *t), *cpu = t + steps;
-    double *t_ab = cpu + steps;
-    /* BENCH_AB=openblas|onednn|auto: every other step with the products
-     * chosen so, a few milliseconds apart from the default's steps, so
-     * that a machine whose speed drifts gives both the same conditions */
-    const char *ab = getenv("BENCH_AB"), *def = kernels_sgemm_name();
-    char def_backend[64];
-    snprintf(def_backend, sizeof def_backend, "%s", kernels_sgemm_backend());
-    int alt = 0;
-    if (ab && *ab && !profile && kernels_set_sgemm(ab) == 0) {
-        alt = strcmp(def_backend, kernels_sgemm_backend()) != 0;
-        if (alt)
-            printf("SGEMM_BACKEND_AB %s\n", kernels_sgemm_backend());
-        kernels_set_sgemm(def);
-    }
-    int per = alt ? 2 : 1;
-    for (int s = 0; s < per * (warmup + steps); s++) {
-        int other = alt && s % 2;
-        if (alt)
-            kernels_set_sgemm(other ? ab : def);
+    double *t = xmalloc(2 * (size_t)steps * sizeof *t), *cpu = t + steps;
+    for (int s = 0; s < warmup + steps; s++) {
         if (profile && s == warmup)
             prof_enable(1);
         double t0 = now(), c0 = cpu_time();
@@ -364,16 +343,11 @@ run_train(const int *v, int B, int T, int steps, int warmup, int profile)
             in[i] = (int32_t)rng_below(&rng, (uint64_t)m.cfg.V);
         prof_end(PROF_DATA);
         train_step(&m, in, tg, B, T, 1e-4f, 1.0f, s + 1);
-        int k = s / per - warmup;
-        if (k >= 0 && other)
-            t_ab[k] = now() - t0;
-        else if (k >= 0) {
-            t[k] = now() - t0;
-            cpu[k] = cpu_time() - c0;
+        if (s >= warmup) {
+            t[s - warmup] = now() - t0;
+            cpu[s - warmup] = cpu_time() - c0;
         }
     }
-    if (alt)
-        kernels_set_sgemm(def);
     double med = median(t, steps);
     double fpt = 6.0 * (double)m.nparams + 12.0 * m.cfg.L * m.cfg.C * T;
     printf("CORE %s\n", kernels_blas_core());
@@ -382,8 +356,6 @@ run_train(const int *v, int B, int T, int steps, int warmup, int profile)
     printf("PRECISION %s\n", m.precision == GPT_BF16 ? "bf16" : "fp32");
     printf("PARAMS %zu\n", m.nparams);
     print_times("STEP_S", t, steps);
-    if (alt)
-        print_times("STEP_S_AB", t_ab, steps);
     printf("TOK_S %.1f\n", (double)n / med);
     printf("CPU_STEP_S %.4f\n", median(cpu, steps));
     printf("FLOPS %.4g\n", (double)n / med * fpt);

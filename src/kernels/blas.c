@@ -49,15 +49,17 @@ kernels_blas_core(void)
 }
 
 /* The big products of one-pool mode (GARAGE_SGEMM):
- *   openblas  OpenBLAS at one thread, each product split by gr_sgemm;
+ *   openblas  (the default) OpenBLAS at one thread, each product split
+ *             across the threads by gr_sgemm;
  *   onednn    oneDNN's f32 matmul on the same OpenMP threads, for all;
- *   auto      (the default) oneDNN for the products shaped A . B^T (the
- *             forward of every linear layer), where it measured 1.0-1.3x
- *             OpenBLAS's speed on the shapes of configs M and GPT-2 124M
- *             (about even on S; bench/README), OpenBLAS for the rest,
- *             where oneDNN was as often slower (down to 0.4x).
- * The choice is by shape alone, never by timing, so that a seed gives the
- * same run every time. */
+ *   auto      oneDNN for the products shaped A . B^T (the forward of every
+ *             linear layer), OpenBLAS for the rest.
+ * Product by product oneDNN measured 1.0-1.3x OpenBLAS on most shapes of
+ * configs S, M and 124M and down to 0.5x on a few (bench-train shapes),
+ * but whole training steps were no faster with either oneDNN mode
+ * (bench/README, 2026-11-27), so OpenBLAS stays the default.  The choice
+ * is by shape alone, never by timing, so that a seed gives the same run
+ * every time. */
 enum { SGEMM_OPENBLAS, SGEMM_ONEDNN, SGEMM_AUTO };
 static int sgemm_mode = -1;
 
@@ -68,7 +70,7 @@ f32_mode(void)
     if (u < 0) {
         const char *e = getenv("GARAGE_SGEMM");
         u = e && !strcmp(e, "onednn") ? SGEMM_ONEDNN :
-            e && !strcmp(e, "openblas") ? SGEMM_OPENBLAS : SGEMM_AUTO;
+            e && !strcmp(e, "auto") ? SGEMM_AUTO : SGEMM_OPENBLAS;
         if (u != SGEMM_OPENBLAS && !onednn_available(NULL))
             u = SGEMM_OPENBLAS;
         __atomic_store_n(&sgemm_mode, u, __ATOMIC_RELAXED);

@@ -27,8 +27,8 @@ int kernels_threads(void);
 int kernels_split_mode(void);
 
 /* Who does the big products in one-pool mode, for logs: "OpenBLAS"
- * (split across threads by gr_sgemm), "oneDNN" (its f32 matmul on the
- * same OpenMP threads) or both by shape (GARAGE_SGEMM=auto, the default
+ * (split across threads by gr_sgemm; the default), "oneDNN" (its f32
+ * matmul on the same OpenMP threads) or both by shape (GARAGE_SGEMM=auto
  * when garage is built with oneDNN; see blas.c). */
 const char *kernels_sgemm_backend(void);
 
