@@ -142,6 +142,22 @@ struct shape {
     enum CBLAS_TRANSPOSE ta, tb;
 };
 
+/* A (M,K) and B (K,N) of N(0,1) numbers, C (M,N) zeros, all aligned. */
+static void
+operands(struct gr_rng *rng, int M, int N, int K, float **A, float **B,
+         float **C)
+{
+    size_t na = (size_t)M * K, nb = (size_t)K * N, nc = (size_t)M * N;
+    *A = gr_aligned_alloc(na * sizeof **A);
+    *B = gr_aligned_alloc(nb * sizeof **B);
+    *C = gr_aligned_alloc(nc * sizeof **C);
+    for (size_t i = 0; i < na; i++)
+        (*A)[i] = rng_normal(rng);
+    for (size_t i = 0; i < nb; i++)
+        (*B)[i] = rng_normal(rng);
+    memset(*C, 0, nc * sizeof **C);
+}
+
 static void
 run_sgemm(int reps)
 {
@@ -169,14 +185,8 @@ run_sgemm(int reps)
     kernels_set_sgemm("openblas");
     for (int s = 0; s < nsh; s++) {
         const struct shape *p = &sh[s];
-        size_t na = (size_t)p->M * p->K, nb = (size_t)p->K * p->N;
-        size_t nc = (size_t)p->M * p->N;
-        float *A = gr_aligned_alloc(na * 4), *B = gr_aligned_alloc(nb * 4);
-        float *C = gr_aligned_alloc(nc * 4);
-        for (size_t i = 0; i < na; i++)
-            A[i] = rng_normal(&rng);
-        for (size_t i = 0; i < nb; i++)
-            B[i] = rng_normal(&rng);
+        float *A, *B, *C;
+        operands(&rng, p->M, p->N, p->K, &A, &B, &C);
         int lda = p->ta == CblasNoTrans ? p->K : p->M;
         int ldb = p->tb == CblasNoTrans ? p->N : p->K;
         double fl = 2.0 * p->M * p->N * p->K, g[2];
@@ -246,14 +256,8 @@ run_shapes(int reps)
         double tot[2][2] = { { 0, 0 }, { 0, 0 } };    /* [fwd?][backend] */
         for (int s = 0; s < 15; s++) {
             int M = sh[s].M, NN = sh[s].N, K = sh[s].K;
-            size_t na = (size_t)M * K, nb = (size_t)K * NN, nc = (size_t)M * NN;
-            float *A = gr_aligned_alloc(na * 4), *B = gr_aligned_alloc(nb * 4);
-            float *Cm = gr_aligned_alloc(nc * 4);
-            for (size_t i = 0; i < na; i++)
-                A[i] = rng_normal(&rng);
-            for (size_t i = 0; i < nb; i++)
-                B[i] = rng_normal(&rng);
-            memset(Cm, 0, nc * 4);
+            float *A, *B, *Cm;
+            operands(&rng, M, NN, K, &A, &B, &Cm);
             enum CBLAS_TRANSPOSE ta = sh[s].ta ? CblasTrans : CblasNoTrans;
             enum CBLAS_TRANSPOSE tb = sh[s].tb ? CblasTrans : CblasNoTrans;
             int lda = sh[s].ta ? M : K, ldb = sh[s].tb ? K : NN;
