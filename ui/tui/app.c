@@ -1274,6 +1274,11 @@ int
 tui_main(const char *dir, const char *session, char *const *sets, size_t nsets)
 {
     setlocale(LC_ALL, "");
+    /* Characters as the user's locale has them (UTF-8 for curses), but
+     * numbers always with a decimal point: the jobs run in this process
+     * and write JSON logs, and options such as lr=0.001 are read with
+     * strtod. */
+    setlocale(LC_NUMERIC, "C");
     struct tui *t = xcalloc(1, sizeof *t);
     the_tui = t;
     t->dir = xstrdup(dir ? dir : ".");
