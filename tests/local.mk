@@ -107,6 +107,10 @@ check_PROGRAMS += tests/test-chart
 TESTS += tests/test-chart tests/cli-tui.sh
 tests_test_chart_SOURCES = tests/test-chart.c ui/tui/chart.c ui/tui/chart.h
 tests_test_chart_LDADD = $(ENGINE_LIBS)
+check_PROGRAMS += tests/test-runlog
+TESTS += tests/test-runlog
+tests_test_runlog_SOURCES = tests/test-runlog.c ui/tui/runlog.c ui/tui/runlog.h
+tests_test_runlog_LDADD = $(ENGINE_LIBS)
 EXTRA_DIST += tests/cli-tui.sh tests/tui-lib.sh
 # tune
 check_PROGRAMS += tests/test-ppo

@@ -69,7 +69,10 @@ static double
 last_logged(const char *root, const char *prefix, const char *kind, const char *key)
 {
     struct last_value lv = { kind, key, NAN };
-    runlog_read(root, prefix, 1, take_last, &lv);
+    /* the end of the newest log first: a long run's is tens of MB */
+    runlog_read_tail(root, prefix, 1 << 20, take_last, &lv);
+    if (!isfinite(lv.val))
+        runlog_read(root, prefix, RUNLOG_NEWEST, take_last, &lv);
     return lv.val;
 }
 

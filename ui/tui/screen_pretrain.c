@@ -178,7 +178,7 @@ pretrain_open(struct screen *scr, const char *arg)
     reset_run(p);
     p->sample_step = NAN;
     if (tui_workspace(scr->tui))
-        runlog_read(tui_workspace(scr->tui), "pretrain", 0, take_logged, p);
+        runlog_read(tui_workspace(scr->tui), "pretrain", RUNLOG_FRESH, take_logged, p);
     read_model(scr);
     p->show_model = !p->have_model;
     scr->pane = PANE_CHART;

@@ -87,7 +87,7 @@ reward_open(struct screen *scr, const char *arg)
     textlog_init(&s->scores, 64 << 10);
     clear_run(s);
     if (tui_workspace(scr->tui))
-        runlog_read(tui_workspace(scr->tui), "reward", 1, take_logged, s);
+        runlog_read(tui_workspace(scr->tui), "reward", RUNLOG_NEWEST, take_logged, s);
 }
 
 static void

@@ -106,7 +106,7 @@ sft_open(struct screen *scr, const char *arg)
     s->step = s->steps = s->eta = s->cur_loss = NAN;
     load(scr);
     if (tui_workspace(scr->tui))
-        runlog_read(tui_workspace(scr->tui), "sft", 1, take_logged, s);
+        runlog_read(tui_workspace(scr->tui), "sft", RUNLOG_NEWEST, take_logged, s);
 }
 
 static void

@@ -177,7 +177,7 @@ tune_open(struct screen *scr, const char *arg)
     textlog_init(&s->cmp, 128 << 10);
     clear_run(s);
     if (tui_workspace(scr->tui))
-        runlog_read(tui_workspace(scr->tui), "tune", 1, take_logged, s);
+        runlog_read(tui_workspace(scr->tui), "tune", RUNLOG_NEWEST, take_logged, s);
 }
 
 static void
