@@ -8,6 +8,7 @@
 
 #include "base/fsio.h"
 #include "base/xalloc.h"
+#include "kernels/bf16.h"
 #include "kernels/linear.h"
 
 enum gr_status
@@ -95,6 +96,16 @@ stage_gen_precision(const char *choice)
     if (choice && !strcmp(choice, "bf16"))
         return GPT_BF16;
     return linear_rows_bf16_available() ? GPT_BF16 : GPT_FP32;
+}
+
+enum gpt_precision
+stage_train_precision(const char *choice)
+{
+    if (choice && !strcmp(choice, "fp32"))
+        return GPT_FP32;
+    if (choice && !strcmp(choice, "bf16"))
+        return GPT_BF16;
+    return bf16_available(NULL) ? GPT_BF16 : GPT_FP32;
 }
 
 double

@@ -158,7 +158,7 @@ read_opts(struct pt_opts *o, const struct gr_args *a, const struct workspace *ws
     o->masked = strcmp(args_str(a, "objective"), "masked") == 0;
     o->resume = args_bool(a, "resume");
     o->profile = args_bool(a, "profile");
-    o->bf16 = strcmp(args_str(a, "precision"), "bf16") == 0;
+    o->bf16 = stage_train_precision(args_str(a, "precision")) == GPT_BF16;
     o->seed = args_has(a, "seed") ? (uint64_t)args_int(a, "seed") : ws->seed;
 }
 
