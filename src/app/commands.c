@@ -68,7 +68,7 @@ static const struct gr_option pretrain_opts[] = {
     { "stop_at", OPT_INT, NULL, 1, 10000000, NULL, "stop at this step with a checkpoint, as if interrupted (resume later)" },
     { "seed", OPT_INT, NULL, 0, 2147483647, NULL, "seed for batches and masking (default: the workspace's)" },
     { "profile", OPT_BOOL, "false", NOR, NULL, "time each kind of layer (matmuls, attention, norms, activations, loss, optimizer, data) and print its share of the step time at the end" },
-    { "precision", OPT_CHOICE, "auto", NOR, "auto|fp32|bf16", "matrix products in bf16 (oneDNN; weights, gradients and optimizer stay fp32: about twice fp32's speed, and the held-out loss within 0.2% of fp32's in our runs) or in fp32; auto: bf16 where the CPU has bf16 units and garage was built with oneDNN, else fp32" },
+    { "precision", OPT_CHOICE, "auto", NOR, "auto|fp32|bf16", "matrix products in bf16 (oneDNN; weights, gradients and optimizer stay fp32: about twice fp32's speed, and the held-out loss within 0.2% of fp32's in our runs) or in fp32; auto: bf16 where the CPU has AMX and garage was built with oneDNN, else fp32 (bf16 also runs on CPUs with AVX512-BF16 alone)" },
     { NULL }
 };
 

@@ -41,8 +41,8 @@ float *stage_token_bytes(const struct bpe *t);
 enum gpt_precision stage_gen_precision(const char *choice);
 
 /* The precision of training's matrix products for precision=auto|fp32|bf16:
- * auto is bf16 where bf16 products are available (garage built with
- * oneDNN, a CPU with bf16 units; kernels/bf16.h), else fp32. */
+ * auto is bf16 where the CPU has AMX and bf16 products are available
+ * (garage built with oneDNN; kernels/bf16.h), else fp32. */
 enum gpt_precision stage_train_precision(const char *choice);
 
 /* Wall-clock seconds (monotonic). */
