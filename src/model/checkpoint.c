@@ -25,6 +25,13 @@ ckpt_meta_release(struct ckpt_meta *meta)
     }
 }
 
+const char *
+ckpt_objective(const struct ckpt_meta *meta)
+{
+    json_t *obj = meta->extra ? json_object_get(meta->extra, "objective") : NULL;
+    return json_is_string(obj) ? json_string_value(obj) : NULL;
+}
+
 static char *
 hex64(uint64_t x)
 {

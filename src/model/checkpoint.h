@@ -36,6 +36,11 @@ struct ckpt_meta {
 void ckpt_meta_init(struct ckpt_meta *meta);
 void ckpt_meta_release(struct ckpt_meta *meta);
 
+/* The pretraining objective a checkpoint records (extra "objective":
+ * "next" or "masked"), or NULL when it records none (older checkpoints,
+ * kinds that do not say). */
+const char *ckpt_objective(const struct ckpt_meta *meta);
+
 /* Write m's parameters (and moments when meta->has_opt) plus nextra
  * floats from extra to path, atomically. */
 enum gr_status ckpt_save(const char *path, const struct gpt *m,

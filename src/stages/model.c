@@ -117,9 +117,9 @@ stage_info(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
                    c->T, c->V, gpt_num_params(c), gpt_num_params(c) / 1e6,
                    meta.has_opt ? "AdamW state saved" : "none",
                    (unsigned long long)meta.tok_hash);
-        json_t *obj = meta.extra ? json_object_get(meta.extra, "objective") : NULL;
-        if (json_is_string(obj))
-            ctx_printf(ctx, "objective    %s\n", !strcmp(json_string_value(obj), "masked")
+        const char *objective = ckpt_objective(&meta);
+        if (objective)
+            ctx_printf(ctx, "objective    %s\n", !strcmp(objective, "masked")
                        ? "masked LM" : "next token");
         gpt_release(&m);
         ckpt_meta_release(&meta);

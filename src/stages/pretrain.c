@@ -203,11 +203,11 @@ setup(struct pt_run *r, struct gr_rng *rng, struct gr_error *err)
     /* The checkpoints say which objective trained them (reward picks its
      * attention from it; a run goes on with the objective it began with). */
     const char *want = o->masked ? "masked" : "next";
-    json_t *obj = r->meta.extra ? json_object_get(r->meta.extra, "objective") : NULL;
-    if (resuming && json_is_string(obj) && strcmp(json_string_value(obj), want) != 0)
+    const char *had = ckpt_objective(&r->meta);
+    if (resuming && had && strcmp(had, want) != 0)
         return gr_fail(err, GR_EINPUT, "%s was pretrained with objective=%s: resume it "
                        "with objective=%s, or start over with 'garage model replace=true'",
-                       latest, json_string_value(obj), json_string_value(obj));
+                       latest, had, had);
     if (!json_is_object(r->meta.extra)) {
         if (r->meta.extra)
             json_decref(r->meta.extra);

@@ -626,8 +626,8 @@ setup(struct rw_run *r, struct ranking_set *labels, struct gr_error *err)
         return gr_fail(err, GR_EINPUT, "%s is a reward model; start from a language "
                        "model (init=checkpoints/sft-... or base-...)", r->init_path);
     if (r->o.causal < 0) {
-        json_t *obj = r->meta.extra ? json_object_get(r->meta.extra, "objective") : NULL;
-        r->o.causal = !(json_is_string(obj) && !strcmp(json_string_value(obj), "masked"));
+        const char *objective = ckpt_objective(&r->meta);
+        r->o.causal = !(objective && !strcmp(objective, "masked"));
         if (!r->o.causal)
             metrics_note(r->ctx->metrics, "%s was pretrained with masked LM: the reward "
                          "model reads it both ways (attention=bidirectional)",

@@ -261,8 +261,8 @@ load_model(struct sft_run *r, struct gr_rng *rng, struct gr_error *err)
         if (r->meta.step == 0)
             metrics_note(r->ctx->metrics, "note: %s is untrained (step 0): fine-tuning "
                          "works better after 'garage pretrain'", path);
-        json_t *obj = r->meta.extra ? json_object_get(r->meta.extra, "objective") : NULL;
-        if (json_is_string(obj) && !strcmp(json_string_value(obj), "masked"))
+        const char *objective = ckpt_objective(&r->meta);
+        if (objective && !strcmp(objective, "masked"))
             metrics_note(r->ctx->metrics, "note: %s was pretrained with masked LM; "
                          "fine-tuning teaches it to write left to right from there, "
                          "which a next-token base does much better", path);
