@@ -41,6 +41,12 @@ job_should_stop(struct gr_job *job)
 }
 
 int
+job_stop_requested(const struct gr_job *job)
+{
+    return job && atomic_load(&job->stop) != 0;
+}
+
+int
 job_take_save(struct gr_job *job)
 {
     return job && atomic_exchange(&job->save_now, 0) != 0;

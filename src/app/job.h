@@ -19,6 +19,9 @@ void job_request_save(struct gr_job *job);
 /* For the job: 1 if it should stop.  Blocks while paused (unless a stop
  * arrives).  job may be NULL. */
 int job_should_stop(struct gr_job *job);
+/* 1 if a stop was requested, without waiting out a pause (for loops
+ * inside one step, and jobs that do not pause).  job may be NULL. */
+int job_stop_requested(const struct gr_job *job);
 /* For the job: 1 if a save was requested (and clears the request). */
 int job_take_save(struct gr_job *job);
 

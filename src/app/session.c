@@ -1171,7 +1171,7 @@ session_run(struct session *s, struct gr_ctx *ctx, struct gr_error *err)
 
     for (size_t i = 0; i < s->nsteps; i++) {
         struct session_step *st = &s->steps[i];
-        if (ctx->job && atomic_load(&ctx->job->stop)) {
+        if (job_stop_requested(ctx->job)) {
             rc = gr_fail(err, GR_ESTOPPED, "%s: stopped before step %zu '%s'",
                          s->path, i + 1, st->cmd->name);
             goto out;

@@ -454,7 +454,7 @@ write_token(void *ud, const char *bytes, size_t n)
 {
     struct gr_ctx *ctx = ud;
     ctx_write(ctx, bytes, n);
-    return ctx->job && atomic_load(&ctx->job->stop);
+    return job_stop_requested(ctx->job);
 }
 
 enum gr_status

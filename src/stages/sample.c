@@ -35,7 +35,7 @@ generate(struct gr_ctx *ctx, struct gpt *m, struct kvcache *kv,
         const unsigned char *b;
         size_t len = bpe_token_bytes(t, next, &b);
         ctx_write(ctx, (const char *)b, len);
-        if (ctx->job && atomic_load(&ctx->job->stop))
+        if (job_stop_requested(ctx->job))
             break;
         if (n == T) {
             /* Context full: keep the newest half and feed it again. */
@@ -127,7 +127,7 @@ stage_sample(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
         }
         generate(ctx, &m, &kv, &t, toks + skip, np, &o, &rng, logits, scratch, hist);
         ctx_printf(ctx, "\n");
-        if (ctx->job && atomic_load(&ctx->job->stop))
+        if (job_stop_requested(ctx->job))
             break;
     }
 out:

@@ -56,7 +56,7 @@ encode_split(struct gr_ctx *ctx, const struct corpus *c, const struct bpe *t,
     for (size_t i = 0; i < c->ndocs && rc == GR_OK; i++) {
         if (corpus_is_val(c, i) != want_val)
             continue;
-        if (!want_val && (i & 255) == 0 && ctx->job && atomic_load(&ctx->job->stop)) {
+        if (!want_val && (i & 255) == 0 && job_stop_requested(ctx->job)) {
             rc = gr_fail(err, GR_ESTOPPED, "tokenizer stopped while encoding the "
                          "corpus; the workspace's tokenizer is as it was");
             break;
