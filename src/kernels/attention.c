@@ -6,6 +6,7 @@
 #include "kernels/blas.h"
 #include "kernels/par.h"
 #include "kernels/prof.h"
+#include "kernels/simd.h"
 
 /* Rows r0..r0+nr of S (ld T) hold nk scores each; make each row t a
  * softmax over columns 0..t (causal) or 0..nk-1, zero to column nk. */
@@ -157,6 +158,65 @@ attention_backward(float *dqkv, float *datt, const float *dout,
     prof_end(PROF_ATTENTION);
 }
 
+#ifdef HAVE_AVX512
+/* scores64 for heads of 64: 16 keys at a time, each a dot product of 4
+ * vectors, the 16 sums reduced together into one vector. */
+AVX512 static void
+scores64_avx512(float *sc, const float *q, const float *K, int nk,
+                float scale)
+{
+    __m512 s = _mm512_set1_ps(scale);
+    __m512 q0 = _mm512_mul_ps(_mm512_loadu_ps(q), s);
+    __m512 q1 = _mm512_mul_ps(_mm512_loadu_ps(q + 16), s);
+    __m512 q2 = _mm512_mul_ps(_mm512_loadu_ps(q + 32), s);
+    __m512 q3 = _mm512_mul_ps(_mm512_loadu_ps(q + 48), s);
+#define DOT(t) __m512 a##t; do { const float *k = K + (size_t)(j + t) * 64;  \
+        a##t = _mm512_mul_ps(q0, _mm512_loadu_ps(k));                        \
+        a##t = _mm512_fmadd_ps(q1, _mm512_loadu_ps(k + 16), a##t);           \
+        a##t = _mm512_fmadd_ps(q2, _mm512_loadu_ps(k + 32), a##t);           \
+        a##t = _mm512_fmadd_ps(q3, _mm512_loadu_ps(k + 48), a##t); } while (0)
+    int j = 0;
+    for (; j + 16 <= nk; j += 16) {
+        DOT(0); DOT(1); DOT(2); DOT(3); DOT(4); DOT(5); DOT(6); DOT(7);
+        DOT(8); DOT(9); DOT(10); DOT(11); DOT(12); DOT(13); DOT(14); DOT(15);
+        _mm512_storeu_ps(sc + j, reduce16(a0, a1, a2, a3, a4, a5, a6, a7, a8,
+                                          a9, a10, a11, a12, a13, a14, a15));
+    }
+    for (; j < nk; j++) {
+        DOT(0);
+        sc[j] = _mm512_reduce_add_ps(a0);
+    }
+#undef DOT
+}
+#endif
+
+/* sc (nk) = scale * (q . K[j]) for keys j < nk, K (nk,hs). */
+GR_CLONES static void
+scores_generic(float *sc, const float *q, const float *K, int nk, int hs,
+               float scale)
+{
+    for (int j = 0; j < nk; j++) {
+        const float *kj = K + (size_t)j * hs;
+        float s = 0.0f;
+        for (int d = 0; d < hs; d++)
+            s += q[d] * kj[d];
+        sc[j] = s * scale;
+    }
+}
+
+static void
+scores(float *sc, const float *q, const float *K, int nk, int hs,
+       float scale)
+{
+#ifdef HAVE_AVX512
+    if (hs == 64 && simd_avx512()) {
+        scores64_avx512(sc, q, K, nk, scale);
+        return;
+    }
+#endif
+    scores_generic(sc, q, K, nk, hs, scale);
+}
+
 /* One (sequence, head): n queries (row stride 3C) against keys and values
  * 0..pos+i (T,hs); y rows have stride C. */
 GR_CLONES static void
@@ -167,13 +227,7 @@ head_cached(float *y, float *sc, const float *q, const float *K,
     for (int i = 0; i < n; i++) {
         const float *qi = q + (size_t)i * 3 * C;
         int nk = pos + i + 1;
-        for (int j = 0; j < nk; j++) {
-            const float *kj = K + (size_t)j * hs;
-            float s = 0.0f;
-            for (int d = 0; d < hs; d++)
-                s += qi[d] * kj[d];
-            sc[j] = s * scale;
-        }
+        scores(sc, qi, K, nk, hs, scale);
         float mx = sc[0];
         for (int j = 1; j < nk; j++)
             mx = sc[j] > mx ? sc[j] : mx;

@@ -1,6 +1,6 @@
 # src/kernels: numeric kernels, built with -O3 -ffast-math (no NaN checks here)
 src_libkernels_a_SOURCES += \
-	src/kernels/par.h \
+	src/kernels/par.h src/kernels/simd.h \
 	src/kernels/blas.c src/kernels/blas.h \
 	src/kernels/linear.c src/kernels/linear.h \
 	src/kernels/norm.c src/kernels/norm.h \
