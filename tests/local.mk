@@ -175,3 +175,7 @@ tests_test_bf16_LDADD = $(ENGINE_LIBS)
 check_PROGRAMS += tests/test-linear
 TESTS += tests/test-linear
 tests_test_linear_LDADD = $(ENGINE_LIBS)
+# amx (few-row products on AMX tiles; skipped without AMX)
+check_PROGRAMS += tests/test-amx
+TESTS += tests/test-amx
+tests_test_amx_LDADD = $(ENGINE_LIBS)

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "kernels/amx.h"
 #include "kernels/blas.h"
 #include "kernels/par.h"
 #include "kernels/prof.h"
@@ -333,6 +334,17 @@ linear_forward_rows_bf16(float *out, const float *res, const float *inp,
         assert(done);       /* callers check linear_rows_bf16_available() */
         (void)done;
     }
+    prof_end(PROF_MATMUL);
+}
+
+void
+linear_forward_rows_amx(float *out, const float *res, const float *inp,
+                        const uint16_t *wp, const float *b, int N, int C,
+                        int OC)
+{
+    prof_begin(PROF_MATMUL);
+    init_out(out, res, b, N, OC);
+    amx_linear_add(out, inp, wp, N, C, OC);
     prof_end(PROF_MATMUL);
 }
 

@@ -13,3 +13,5 @@ src_libkernels_a_SOURCES += src/kernels/prof.c src/kernels/prof.h
 # bf16 (oneDNN matmul for precision=bf16)
 src_libkernels_a_SOURCES += src/kernels/bf16.c src/kernels/bf16.h \
 	src/kernels/onednn.c src/kernels/onednn.h
+# amx (few-row products on AMX tiles: generating many sequences in bf16)
+src_libkernels_a_SOURCES += src/kernels/amx.c src/kernels/amx.h

@@ -6,6 +6,7 @@
 
 #include "base/xalloc.h"
 #include "kernels/act.h"
+#include "kernels/amx.h"
 #include "kernels/attention.h"
 #include "kernels/bf16.h"
 #include "kernels/linear.h"
@@ -55,26 +56,73 @@ kvcache_init(struct kvcache *kv, const struct gpt_config *cfg, int NB,
     return GR_OK;
 }
 
+/* Rows up to which bf16 weights pay without AMX: reading the weights
+ * bounds a few rows; more rows are bound by the products, and widening
+ * bf16 costs instructions there, so they read the fp32 weights. */
+#define BF16_MAX_ROWS 4
+
+/* The packed weights: per layer qkv, attproj, fc, fcproj, then the head. */
+enum { AMX_QKV, AMX_ATTPROJ, AMX_FC, AMX_FCPROJ, AMX_KINDS };
+
+static size_t
+amx_kind_len(int C, int kind)
+{
+    switch (kind) {
+    case AMX_QKV: return amx_packed_len(C, 3 * C);
+    case AMX_ATTPROJ: return amx_packed_len(C, C);
+    case AMX_FC: return amx_packed_len(C, 4 * C);
+    default: return amx_packed_len(4 * C, C);
+    }
+}
+
+/* Offset in kv->wamx of layer l's matrix of a kind (l == L: the head). */
+static size_t
+amx_offset(const struct gpt_config *cfg, int l, int kind)
+{
+    size_t per = 0, at = 0;
+    for (int k = 0; k < AMX_KINDS; k++) {
+        if (k == kind)
+            at = per;
+        per += amx_kind_len(cfg->C, k);
+    }
+    return (size_t)l * per + (l < cfg->L ? at : 0);
+}
+
+static void
+free_bf16(struct kvcache *kv)
+{
+    gr_aligned_free(kv->w16);
+    gr_aligned_free(kv->wamx);
+    kv->w16 = kv->wamx = NULL;
+}
+
 enum gr_status
 kvcache_set_precision(struct kvcache *kv, enum gpt_precision p,
                       struct gr_error *err)
 {
-    if (p == GPT_FP32) {
-        gr_aligned_free(kv->w16);
-        kv->w16 = NULL;
-        kv->precision = GPT_FP32;
+    free_bf16(kv);
+    kv->precision = GPT_FP32;
+    if (p == GPT_FP32)
         return GR_OK;
-    }
     if (!linear_rows_bf16_available())
         return gr_fail(err, GR_EINPUT, "bf16 generation needs AVX-512 "
                        "(F, BW, VL), which this CPU lacks");
-    if (!kv->w16) {
-        size_t n = gpt_num_params(&kv->cfg);
-        kv->w16 = gr_aligned_alloc(n * sizeof *kv->w16);
-        if (!kv->w16)
-            return gr_fail(err, GR_ENOMEM, "cannot allocate %zu MiB for "
-                           "bf16 weights", n * sizeof *kv->w16 >> 20);
+    uint16_t **w;
+    size_t n;
+    if (kv->NB <= BF16_MAX_ROWS) {
+        w = &kv->w16;
+        n = gpt_num_params(&kv->cfg);
+    } else if (amx_available(NULL)) {
+        w = &kv->wamx;
+        n = amx_offset(&kv->cfg, kv->cfg.L, 0) +
+            amx_packed_len(kv->cfg.C, kv->cfg.V);
+    } else {
+        return GR_OK;           /* fp32 (sample.h) */
     }
+    *w = gr_aligned_alloc(n * sizeof **w);
+    if (!*w)
+        return gr_fail(err, GR_ENOMEM, "cannot allocate %zu MiB for bf16 "
+                       "weights", n * sizeof **w >> 20);
     kv->precision = GPT_BF16;
     return GR_OK;
 }
@@ -84,7 +132,7 @@ kvcache_release(struct kvcache *kv)
 {
     if (!kv)
         return;
-    gr_aligned_free(kv->w16);
+    free_bf16(kv);
     gr_aligned_free(kv->mem);
     memset(kv, 0, sizeof *kv);
 }
@@ -95,19 +143,44 @@ kvcache_reset(struct kvcache *kv)
     kv->len = 0;
 }
 
-/* Rows up to which bf16 weights pay: reading the weights bounds a few
- * rows; more rows are bound by the products, and widening bf16 costs
- * instructions there, so they read the fp32 weights. */
-#define BF16_MAX_ROWS 4
+/* Copy the model's weights into the cache's bf16 forms. */
+static void
+refresh_bf16(const struct gpt *m, struct kvcache *kv)
+{
+    const struct gpt_config *cfg = &m->cfg;
+    const struct gpt_params *p = &m->p;
+    int C = cfg->C;
+    if (kv->w16)
+        bf16_from_f32(kv->w16, m->params, m->nparams);
+    if (!kv->wamx)
+        return;
+    for (int l = 0; l < cfg->L; l++) {
+        size_t c = (size_t)l * C;
+        amx_pack(kv->wamx + amx_offset(cfg, l, AMX_QKV), p->qkvw + 3 * c * C,
+                 C, 3 * C);
+        amx_pack(kv->wamx + amx_offset(cfg, l, AMX_ATTPROJ),
+                 p->attprojw + c * C, C, C);
+        amx_pack(kv->wamx + amx_offset(cfg, l, AMX_FC), p->fcw + 4 * c * C,
+                 C, 4 * C);
+        amx_pack(kv->wamx + amx_offset(cfg, l, AMX_FCPROJ),
+                 p->fcprojw + 4 * c * C, 4 * C, C);
+    }
+    amx_pack(kv->wamx + amx_offset(cfg, cfg->L, 0), p->wte, C, cfg->V);
+}
 
 /* A linear layer of generation: out (R,OC) = [res +] inp (R,C) . w^T + b,
- * with w the model's (fp32) or its place in kv->w16 (bf16). */
+ * with w the model's (fp32), its place in kv->w16 (bf16), or layer l's
+ * matrix of a kind in kv->wamx (l == L: the head). */
 static void
-gen_linear(const struct gpt *m, const struct kvcache *kv, float *out,
-           const float *res, const float *inp, const float *w,
+gen_linear(const struct gpt *m, const struct kvcache *kv, int l, int kind,
+           float *out, const float *res, const float *inp, const float *w,
            const float *b, int R, int C, int OC)
 {
-    if (kv->w16 && R <= BF16_MAX_ROWS)
+    if (kv->wamx)
+        linear_forward_rows_amx(out, res, inp,
+                                kv->wamx + amx_offset(&m->cfg, l, kind), b, R,
+                                C, OC);
+    else if (kv->w16 && R <= BF16_MAX_ROWS)
         linear_forward_rows_bf16(out, res, inp, kv->w16 + (w - m->params), b,
                                  R, C, OC);
     else
@@ -128,9 +201,9 @@ forward_chunk(struct gpt *m, struct kvcache *kv, const int32_t *tokens,
            kv->cfg.T == Tc);
     assert(n >= 1 && n <= kv->chunk && pos >= 0 && pos <= kv->len &&
            pos + n <= Tc);
-    if (kv->w16 && pos == 0) {  /* a new sequence: this model's weights */
-        prof_begin(PROF_MATMUL);
-        bf16_from_f32(kv->w16, m->params, m->nparams);
+    if (kv->precision == GPT_BF16 && pos == 0) {
+        prof_begin(PROF_MATMUL);    /* new sequences: this model's weights */
+        refresh_bf16(m, kv);
         prof_end(PROF_MATMUL);
     }
     for (int s = 0; s < NB; s++)
@@ -148,18 +221,18 @@ forward_chunk(struct gpt *m, struct kvcache *kv, const int32_t *tokens,
         size_t c = (size_t)l * C;
         layernorm_forward(kv->ln, kv->mean, kv->rstd, kv->x, p->ln1w + c,
                           p->ln1b + c, R, C);
-        gen_linear(m, kv, kv->qkv, NULL, kv->ln, p->qkvw + 3 * c * C,
+        gen_linear(m, kv, l, AMX_QKV, kv->qkv, NULL, kv->ln, p->qkvw + 3 * c * C,
                    p->qkvb + 3 * c, R, C, 3 * C);
         attention_forward_cached(kv->atty, kv->k + l * kvl, kv->v + l * kvl,
                                  kv->scores, kv->qkv, NB, n, pos, Tc, C, NH);
-        gen_linear(m, kv, kv->x, kv->x, kv->atty, p->attprojw + c * C,
+        gen_linear(m, kv, l, AMX_ATTPROJ, kv->x, kv->x, kv->atty, p->attprojw + c * C,
                    p->attprojb + c, R, C, C);
         layernorm_forward(kv->ln, kv->mean, kv->rstd, kv->x, p->ln2w + c,
                           p->ln2b + c, R, C);
-        gen_linear(m, kv, kv->fch, NULL, kv->ln, p->fcw + 4 * c * C,
+        gen_linear(m, kv, l, AMX_FC, kv->fch, NULL, kv->ln, p->fcw + 4 * c * C,
                    p->fcb + 4 * c, R, C, 4 * C);
         gelu_forward(kv->fch, kv->fch, (size_t)R * 4 * C);
-        gen_linear(m, kv, kv->x, kv->x, kv->fch, p->fcprojw + 4 * c * C,
+        gen_linear(m, kv, l, AMX_FCPROJ, kv->x, kv->x, kv->fch, p->fcprojw + 4 * c * C,
                    p->fcprojb + c, R, 4 * C, C);
     }
     kv->len = pos + n;
@@ -171,7 +244,8 @@ forward_chunk(struct gpt *m, struct kvcache *kv, const int32_t *tokens,
                (size_t)C * sizeof(float));
     layernorm_forward(kv->last, kv->mean, kv->rstd, kv->ln, p->lnfw, p->lnfb,
                       NB, C);
-    gen_linear(m, kv, logits_out, NULL, kv->last, p->wte, NULL, NB, C, V);
+    gen_linear(m, kv, L, 0, logits_out, NULL, kv->last, p->wte, NULL, NB, C,
+               V);
 }
 
 void

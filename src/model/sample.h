@@ -29,7 +29,10 @@ struct kvcache {
     float *last;        /* (NB,C) final LayerNorm of the last positions */
     float *scores;      /* (NB,NH,T) */
     int precision;      /* enum gpt_precision (kvcache_set_precision) */
-    uint16_t *w16;      /* GPT_BF16: (nparams) bf16 copy of the weights */
+    uint16_t *w16;      /* GPT_BF16, NB <= 4: (nparams) bf16 copy of the
+                           weights */
+    uint16_t *wamx;     /* GPT_BF16, NB > 4 on AMX: the weight matrices
+                           packed for amx_linear_add */
 };
 
 /* Allocate a cache for NB sequences of up to cfg->T positions. */
@@ -37,11 +40,16 @@ enum gr_status kvcache_init(struct kvcache *kv, const struct gpt_config *cfg,
                             int NB, struct gr_error *err);
 void kvcache_release(struct kvcache *kv);
 
-/* GPT_BF16: read the weight matrices as bf16 (half the memory traffic,
- * which bounds generating a few sequences; activations, sums and the
- * rest stay fp32), copied from the model whenever a sequence starts
- * (position 0).  Passes of more than 4 rows (many sequences, prefill)
- * still read the fp32 weights: they are bound by the products.
+/* GPT_BF16: read the weight matrices as bf16, copied from the model
+ * whenever a sequence starts (position 0); activations, sums and the
+ * rest stay fp32.
+ *  - Up to 4 sequences: half the memory traffic, which bounds their
+ *    products (AVX-512 dot products of fp32 rows and bf16 weights).
+ *    Prefill (more rows) reads the fp32 weights.
+ *  - More sequences, on CPUs with AMX: every product, prefill included,
+ *    on AMX tiles (kernels/amx.h), the rows rounded to bf16 too.  Without
+ *    AMX such a cache keeps fp32 (the products bound them, and widening
+ *    bf16 costs more than it saves): kv->precision says GPT_FP32.
  * GPT_FP32 (the default): the model's weights as they are.  GR_EINPUT
  * when this CPU lacks the AVX-512 the bf16 kernels use. */
 enum gr_status kvcache_set_precision(struct kvcache *kv,
