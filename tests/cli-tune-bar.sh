@@ -15,7 +15,8 @@ cd "$tmp"
 bound=12
 tune_recipe w
 expect 0 "$GARAGE" -C w tune steps=30 lr=1e-4 kl_coef=0.2 target_kl=4 ptx_coef=1 \
-    max_answer_tokens=16 prompts="$tune_data/prompts.txt" prefer=happy kl_bound=$bound
+    max_answer_tokens=16 prompts="$tune_data/prompts.txt" prefer=happy kl_bound=$bound \
+    precision=fp32
 has "$out" "Tuned to iteration 30"
 expect 0 "$GARAGE" -C w eval prompts="$tune_data/prompts-eval.txt" prefer=happy \
     max_answer_tokens=16 kl_bound=$bound show=2

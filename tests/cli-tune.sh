@@ -9,7 +9,7 @@
 . "$srcdir/tests/tune-lib.sh"
 cd "$tmp"
 
-P="prompts=$tune_data/prompts.txt"
+P="prompts=$tune_data/prompts.txt precision=fp32"
 # the options of every run compared byte for byte below
 run="lr=1e-4 kl_coef=0.2 ptx_coef=0.5 batch=8 minibatch=4 ppo_epochs=2 max_answer_tokens=16 $P avoid=happy kl_bound=0.1 show_every=2"
 

@@ -13,8 +13,9 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 # tune_recipe DIR [STAGE]: init, corpus, tokenizer, model, pretrain,
 # demos, sft, and unless STAGE is "sft", rule-labeled rankings and the
 # reward model.  Fixed seeds throughout (the workspace's), and fp32
-# products, so that the runs the tests expect (the KL they reach, where
-# it crosses a bound) are the same on CPUs with and without bf16 units.
+# products and sampling, so that the runs the tests expect (the KL they
+# reach, where it crosses a bound) are the same on CPUs with and without
+# bf16 units.
 tune_recipe() {
     expect 0 "$GARAGE" init "$1"
     expect 0 "$GARAGE" -q -C "$1" corpus add "$tune_data/corpus.txt" format=fortune val_fraction=0.1
@@ -25,7 +26,7 @@ tune_recipe() {
     expect 0 "$GARAGE" -q -C "$1" sft steps=150 batch=16 lr=3e-3
     [ "${2:-}" = sft ] && return
     expect 0 "$GARAGE" -q -C "$1" rank prompts="$tune_data/prompts.txt" labeler=rule \
-        prefer=happy answers=6 max_tokens=16
+        prefer=happy answers=6 max_tokens=16 precision=fp32
     expect 0 "$GARAGE" -q -C "$1" reward epochs=10 lr=1e-3
     [ -n "$(ls "$1"/checkpoints/reward-*.ckpt 2>/dev/null)" ] ||
         fail "the recipe made no reward model"

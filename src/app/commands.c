@@ -154,6 +154,7 @@ static const struct gr_option rank_opts[] = {
     { "top_k", OPT_INT, "0", 0, 65536, NULL, "sample among the k likeliest tokens (0: all)" },
     { "top_p", OPT_FLOAT, "0.95", 0, 1, NULL, "nucleus sampling: smallest set with this much probability" },
     { "repetition_penalty", OPT_FLOAT, "1.0", 0.5, 5, NULL, "divide the scores of tokens already in the answer (1: off)" },
+    { "precision", OPT_CHOICE, "auto", NOR, "auto|fp32|bf16", "weights as the answers are sampled with: bf16 halves the bytes read, and with more than 4 answers on a CPU with AMX runs their products on AMX tiles (the answers differ a little from fp32's); auto: bf16 where the CPU has AVX-512" },
     { "seed", OPT_INT, NULL, 0, 2147483647, NULL, "seed for the answers (default: the workspace's); each prompt's answers depend only on it and the prompt" },
     { "checkpoint", OPT_PATH, NULL, NOR, NULL, "model that writes the answers (default: the newest sft, else base)" },
     { NULL }
@@ -223,6 +224,7 @@ static const struct gr_option tune_opts[] = {
     { "show_every", OPT_INT, "10", 1, 10000000, NULL, "iterations between rows of the table of sample answers" },
     { "show", OPT_INT, "3", 0, 1024, NULL, "sample answers per row of that table (0: none)" },
     { "compare", OPT_BOOL, "true", NOR, NULL, "after each iteration, the reference and the tuned model answer one of its prompts from the same seed, both scored (logged; side by side in the curses application)" },
+    { "precision", OPT_CHOICE, "auto", NOR, "auto|fp32|bf16", "weights as the answers are sampled with (training stays fp32): bf16 halves the bytes read, and with more than 4 answers on a CPU with AMX runs their products on AMX tiles (the answers differ a little from fp32's); auto: bf16 where the CPU has AVX-512" },
     { "checkpoint", OPT_PATH, NULL, NOR, NULL, "model to start from, also the frozen reference (default: the newest sft, else base)" },
     { "reward", OPT_PATH, NULL, NOR, NULL, "reward model (default: the newest reward checkpoint)" },
     { "resume", OPT_BOOL, "false", NOR, NULL, "continue the newest tuned checkpoint: policy, value head, optimizer, KL controller, prompt position" },

@@ -406,6 +406,7 @@ struct rank_opts {
     const char *prompts_path;
     long long count;
     int K, max_tokens, ratings, human;
+    enum gpt_precision precision;   /* of the weights sampling reads */
     struct sampler_opts so;
     uint64_t seed;
     struct rank_rule rule;
@@ -418,6 +419,7 @@ read_opts(struct rank_opts *o, const struct gr_args *a, const struct workspace *
     o->count = args_int(a, "count");
     o->K = (int)args_int(a, "answers");
     o->max_tokens = (int)args_int(a, "max_tokens");
+    o->precision = stage_gen_precision(args_str(a, "precision"));
     o->ratings = args_bool(a, "ratings");
     o->human = strcmp(args_str(a, "labeler"), "human") == 0;
     o->so = (struct sampler_opts){
@@ -607,7 +609,8 @@ stage_rank(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
         metrics_note(ctx->metrics, "resuming: %zu of %zu prompts are ranked already",
                      before, first);
 
-    if ((rc = kvcache_init(&s.kv, &s.model.cfg, o.K, err)) != GR_OK)
+    if ((rc = kvcache_init(&s.kv, &s.model.cfg, o.K, err)) != GR_OK ||
+        (rc = kvcache_set_precision(&s.kv, o.precision, err)) != GR_OK)
         goto out;
     const int T = s.model.cfg.T, V = s.model.cfg.V;
     s.logits = xmalloc((size_t)o.K * V * sizeof *s.logits);

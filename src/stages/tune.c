@@ -174,6 +174,7 @@ struct tune_opts {
     double ptx_coef;
     int ptx_batch;
     int resume, replace, show, compare;
+    enum gpt_precision precision;   /* of the rollouts' weights */
     uint64_t seed;
     struct rank_rule rule;
     int has_rule;
@@ -232,6 +233,7 @@ read_opts(struct tune_opts *o, const struct gr_args *a, const struct workspace *
     o->show_every = args_int(a, "show_every");
     o->show = (int)args_int(a, "show");
     o->compare = args_bool(a, "compare");
+    o->precision = stage_gen_precision(args_str(a, "precision"));
     struct ppo_hparams *h = &o->h;
     *h = ppo_defaults();
     h->batch = (int)args_int(a, "batch");
@@ -514,7 +516,8 @@ setup(struct tune_run *r, const struct gr_args *a, struct gr_error *err)
     r->perm_epoch = -1;
 
     if ((rc = ppo_init(&r->ppo, &o->h, &r->policy, &r->ref, o->kl_coef, o->target_kl,
-                       o->kl_horizon, err)) != GR_OK)
+                       o->kl_horizon, err)) != GR_OK ||
+        (rc = kvcache_set_precision(&r->ppo.kv, o->precision, err)) != GR_OK)
         goto out;
     if (o->ptx_coef > 0) {
         if ((rc = train_open_shard(ws, &r->tok, "train", &r->train, err)) != GR_OK)
@@ -536,6 +539,8 @@ setup(struct tune_run *r, const struct gr_args *a, struct gr_error *err)
         if ((rc = kvcache_init(&r->cmp_kv, &r->policy.cfg, 1, err)) != GR_OK)
             goto out;
         r->have_cmp_kv = 1;
+        if ((rc = kvcache_set_precision(&r->cmp_kv, o->precision, err)) != GR_OK)
+            goto out;
         r->cmp_scratch = xmalloc(3 * (size_t)r->policy.cfg.V * sizeof *r->cmp_scratch);
         for (int k = 0; k < 2; k++)
             ppo_rollouts_init(&r->cmp_ro[k], 1, o->h.max_answer, T);
