@@ -40,15 +40,6 @@ amx_packed_len(int C, int OC)
     return (size_t)round_up(OC, TILE_N) * round_up(C, TILE_K);
 }
 
-static gr_bf16
-to_bf16(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    u += 0x7fffu + ((u >> 16) & 1u);    /* round to nearest even */
-    return (gr_bf16)(u >> 16);
-}
-
 void
 amx_pack(gr_bf16 *wp, const float *w, int C, int OC)
 {
@@ -63,7 +54,7 @@ amx_pack(gr_bf16 *wp, const float *w, int C, int OC)
                 size_t at = ((size_t)(k / TILE_K) * (TILE_K / 2) +
                              (size_t)(k % TILE_K) / 2) * (2 * TILE_N) +
                             (size_t)n * 2 + (size_t)(k % 2);
-                blk[at] = o < OC && k < C ? to_bf16(row[k]) : 0;
+                blk[at] = o < OC && k < C ? bf16_round(row[k]) : 0;
             }
         }
     }

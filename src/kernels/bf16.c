@@ -10,12 +10,8 @@
 GR_CLONES static void
 cvt_chunk(gr_bf16 *out, const float *in, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &in[i], sizeof u);
-        u += 0x7fffu + ((u >> 16) & 1u);        /* round to nearest even */
-        out[i] = (gr_bf16)(u >> 16);
-    }
+    for (size_t i = 0; i < n; i++)
+        out[i] = bf16_round(in[i]);
 }
 
 #define CHUNK ((size_t)1 << 15)

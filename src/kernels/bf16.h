@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cblas.h>
 
@@ -20,6 +21,16 @@ typedef uint16_t gr_bf16;       /* the upper half of a float32 */
 /* 1 if bf16 products run here (built with oneDNN, CPU with AVX512-BF16
  * or AMX-BF16); else 0, and why in *why (static text) when why != NULL. */
 int bf16_available(const char **why);
+
+/* f rounded to the nearest bf16 (ties to even). */
+static inline gr_bf16
+bf16_round(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (gr_bf16)(u >> 16);
+}
 
 /* out (n) = in (n) rounded to the nearest bf16 (ties to even); threaded. */
 void bf16_from_f32(gr_bf16 *out, const float *in, size_t n);
