@@ -18,9 +18,7 @@
 static float
 rounded(float f)
 {
-    gr_bf16 h;
-    bf16_from_f32(&h, &f, 1);
-    uint32_t u = (uint32_t)h << 16;
+    uint32_t u = (uint32_t)bf16_round(f) << 16;
     float r;
     memcpy(&r, &u, sizeof r);
     return r;

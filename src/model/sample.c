@@ -61,17 +61,40 @@ kvcache_init(struct kvcache *kv, const struct gpt_config *cfg, int NB,
  * bf16 costs instructions there, so they read the fp32 weights. */
 #define BF16_MAX_ROWS 4
 
-/* The packed weights: per layer qkv, attproj, fc, fcproj, then the head. */
-enum { AMX_QKV, AMX_ATTPROJ, AMX_FC, AMX_FCPROJ, AMX_KINDS };
+/* The weight matrices of generation: per layer qkv, attproj, fc, fcproj,
+ * then (as layer L) the head; kv->wamx packs them in this order. */
+enum { MAT_QKV, MAT_ATTPROJ, MAT_FC, MAT_FCPROJ, MAT_KINDS };
 
-static size_t
-amx_kind_len(int C, int kind)
+struct gen_mat {
+    const float *w, *b;     /* weights (OC,C), bias (OC) or NULL */
+    int C, OC;
+};
+
+/* Layer l's matrix of a kind (l == L: the head, whatever the kind); w and
+ * b only when m is not NULL. */
+static struct gen_mat
+gen_mat(const struct gpt_config *cfg, const struct gpt *m, int l, int kind)
 {
+    size_t C = (size_t)cfg->C, c = (size_t)l * C;
+    const struct gpt_params *p = m ? &m->p : NULL;
+    if (l == cfg->L)
+        return (struct gen_mat){ p ? p->wte : NULL, NULL, cfg->C, cfg->V };
     switch (kind) {
-    case AMX_QKV: return amx_packed_len(C, 3 * C);
-    case AMX_ATTPROJ: return amx_packed_len(C, C);
-    case AMX_FC: return amx_packed_len(C, 4 * C);
-    default: return amx_packed_len(4 * C, C);
+    case MAT_QKV:
+        return (struct gen_mat){ p ? p->qkvw + 3 * c * C : NULL,
+                                 p ? p->qkvb + 3 * c : NULL, cfg->C,
+                                 3 * cfg->C };
+    case MAT_ATTPROJ:
+        return (struct gen_mat){ p ? p->attprojw + c * C : NULL,
+                                 p ? p->attprojb + c : NULL, cfg->C, cfg->C };
+    case MAT_FC:
+        return (struct gen_mat){ p ? p->fcw + 4 * c * C : NULL,
+                                 p ? p->fcb + 4 * c : NULL, cfg->C,
+                                 4 * cfg->C };
+    default:
+        return (struct gen_mat){ p ? p->fcprojw + 4 * c * C : NULL,
+                                 p ? p->fcprojb + c : NULL, 4 * cfg->C,
+                                 cfg->C };
     }
 }
 
@@ -80,10 +103,11 @@ static size_t
 amx_offset(const struct gpt_config *cfg, int l, int kind)
 {
     size_t per = 0, at = 0;
-    for (int k = 0; k < AMX_KINDS; k++) {
+    for (int k = 0; k < MAT_KINDS; k++) {
+        struct gen_mat g = gen_mat(cfg, NULL, 0, k);
         if (k == kind)
             at = per;
-        per += amx_kind_len(cfg->C, k);
+        per += amx_packed_len(g.C, g.OC);
     }
     return (size_t)l * per + (l < cfg->L ? at : 0);
 }
@@ -115,7 +139,7 @@ kvcache_set_precision(struct kvcache *kv, enum gpt_precision p,
     } else if (amx_available(NULL)) {
         w = &kv->wamx;
         n = amx_offset(&kv->cfg, kv->cfg.L, 0) +
-            amx_packed_len(kv->cfg.C, kv->cfg.V);
+            amx_packed_len(kv->cfg.C, kv->cfg.V);   /* the head last */
     } else {
         return GR_OK;           /* fp32 (sample.h) */
     }
@@ -147,44 +171,34 @@ kvcache_reset(struct kvcache *kv)
 static void
 refresh_bf16(const struct gpt *m, struct kvcache *kv)
 {
-    const struct gpt_config *cfg = &m->cfg;
-    const struct gpt_params *p = &m->p;
-    int C = cfg->C;
     if (kv->w16)
         bf16_from_f32(kv->w16, m->params, m->nparams);
     if (!kv->wamx)
         return;
-    for (int l = 0; l < cfg->L; l++) {
-        size_t c = (size_t)l * C;
-        amx_pack(kv->wamx + amx_offset(cfg, l, AMX_QKV), p->qkvw + 3 * c * C,
-                 C, 3 * C);
-        amx_pack(kv->wamx + amx_offset(cfg, l, AMX_ATTPROJ),
-                 p->attprojw + c * C, C, C);
-        amx_pack(kv->wamx + amx_offset(cfg, l, AMX_FC), p->fcw + 4 * c * C,
-                 C, 4 * C);
-        amx_pack(kv->wamx + amx_offset(cfg, l, AMX_FCPROJ),
-                 p->fcprojw + 4 * c * C, 4 * C, C);
-    }
-    amx_pack(kv->wamx + amx_offset(cfg, cfg->L, 0), p->wte, C, cfg->V);
+    for (int l = 0; l <= m->cfg.L; l++)
+        for (int k = 0; k < (l < m->cfg.L ? MAT_KINDS : 1); k++) {
+            struct gen_mat g = gen_mat(&m->cfg, m, l, k);
+            amx_pack(kv->wamx + amx_offset(&m->cfg, l, k), g.w, g.C, g.OC);
+        }
 }
 
-/* A linear layer of generation: out (R,OC) = [res +] inp (R,C) . w^T + b,
- * with w the model's (fp32), its place in kv->w16 (bf16), or layer l's
- * matrix of a kind in kv->wamx (l == L: the head). */
+/* A linear layer of generation, layer l's matrix of a kind (l == L: the
+ * head): out (R,OC) = [res +] inp (R,C) . w^T + b, with w the model's
+ * (fp32), its place in kv->w16 (bf16) or in kv->wamx (AMX). */
 static void
 gen_linear(const struct gpt *m, const struct kvcache *kv, int l, int kind,
-           float *out, const float *res, const float *inp, const float *w,
-           const float *b, int R, int C, int OC)
+           float *out, const float *res, const float *inp, int R)
 {
+    struct gen_mat g = gen_mat(&m->cfg, m, l, kind);
     if (kv->wamx)
         linear_forward_rows_amx(out, res, inp,
-                                kv->wamx + amx_offset(&m->cfg, l, kind), b, R,
-                                C, OC);
+                                kv->wamx + amx_offset(&m->cfg, l, kind), g.b,
+                                R, g.C, g.OC);
     else if (kv->w16 && R <= BF16_MAX_ROWS)
-        linear_forward_rows_bf16(out, res, inp, kv->w16 + (w - m->params), b,
-                                 R, C, OC);
+        linear_forward_rows_bf16(out, res, inp, kv->w16 + (g.w - m->params),
+                                 g.b, R, g.C, g.OC);
     else
-        linear_forward_rows(out, res, inp, w, b, R, C, OC);
+        linear_forward_rows(out, res, inp, g.w, g.b, R, g.C, g.OC);
 }
 
 /* n positions pos..pos+n-1 of every sequence, tokens (NB,n) with row
@@ -221,19 +235,15 @@ forward_chunk(struct gpt *m, struct kvcache *kv, const int32_t *tokens,
         size_t c = (size_t)l * C;
         layernorm_forward(kv->ln, kv->mean, kv->rstd, kv->x, p->ln1w + c,
                           p->ln1b + c, R, C);
-        gen_linear(m, kv, l, AMX_QKV, kv->qkv, NULL, kv->ln, p->qkvw + 3 * c * C,
-                   p->qkvb + 3 * c, R, C, 3 * C);
+        gen_linear(m, kv, l, MAT_QKV, kv->qkv, NULL, kv->ln, R);
         attention_forward_cached(kv->atty, kv->k + l * kvl, kv->v + l * kvl,
                                  kv->scores, kv->qkv, NB, n, pos, Tc, C, NH);
-        gen_linear(m, kv, l, AMX_ATTPROJ, kv->x, kv->x, kv->atty, p->attprojw + c * C,
-                   p->attprojb + c, R, C, C);
+        gen_linear(m, kv, l, MAT_ATTPROJ, kv->x, kv->x, kv->atty, R);
         layernorm_forward(kv->ln, kv->mean, kv->rstd, kv->x, p->ln2w + c,
                           p->ln2b + c, R, C);
-        gen_linear(m, kv, l, AMX_FC, kv->fch, NULL, kv->ln, p->fcw + 4 * c * C,
-                   p->fcb + 4 * c, R, C, 4 * C);
+        gen_linear(m, kv, l, MAT_FC, kv->fch, NULL, kv->ln, R);
         gelu_forward(kv->fch, kv->fch, (size_t)R * 4 * C);
-        gen_linear(m, kv, l, AMX_FCPROJ, kv->x, kv->x, kv->fch, p->fcprojw + 4 * c * C,
-                   p->fcprojb + c, R, 4 * C, C);
+        gen_linear(m, kv, l, MAT_FCPROJ, kv->x, kv->x, kv->fch, R);
     }
     kv->len = pos + n;
     if (!logits_out)
@@ -244,8 +254,7 @@ forward_chunk(struct gpt *m, struct kvcache *kv, const int32_t *tokens,
                (size_t)C * sizeof(float));
     layernorm_forward(kv->last, kv->mean, kv->rstd, kv->ln, p->lnfw, p->lnfb,
                       NB, C);
-    gen_linear(m, kv, L, 0, logits_out, NULL, kv->last, p->wte, NULL, NB, C,
-               V);
+    gen_linear(m, kv, L, 0, logits_out, NULL, kv->last, NB);
 }
 
 void
