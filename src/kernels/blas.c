@@ -63,15 +63,26 @@ kernels_blas_core(void)
 enum { SGEMM_OPENBLAS, SGEMM_ONEDNN, SGEMM_AUTO };
 static int sgemm_mode = -1;
 
+/* The mode a name asks for, if it can run here; else -1. */
+static int
+sgemm_named(const char *name)
+{
+    int u = !strcmp(name, "onednn") ? SGEMM_ONEDNN :
+            !strcmp(name, "openblas") ? SGEMM_OPENBLAS :
+            !strcmp(name, "auto") ? SGEMM_AUTO : -1;
+    if (u == SGEMM_ONEDNN || u == SGEMM_AUTO)
+        return onednn_available(NULL) ? u : -1;
+    return u;
+}
+
 static int
 f32_mode(void)
 {
     int u = __atomic_load_n(&sgemm_mode, __ATOMIC_RELAXED);
     if (u < 0) {
         const char *e = getenv("GARAGE_SGEMM");
-        u = e && !strcmp(e, "onednn") ? SGEMM_ONEDNN :
-            e && !strcmp(e, "auto") ? SGEMM_AUTO : SGEMM_OPENBLAS;
-        if (u != SGEMM_OPENBLAS && !onednn_available(NULL))
+        u = e ? sgemm_named(e) : -1;
+        if (u < 0)
             u = SGEMM_OPENBLAS;
         __atomic_store_n(&sgemm_mode, u, __ATOMIC_RELAXED);
     }
@@ -81,10 +92,8 @@ f32_mode(void)
 int
 kernels_set_sgemm(const char *name)
 {
-    int u = !strcmp(name, "onednn") ? SGEMM_ONEDNN :
-            !strcmp(name, "openblas") ? SGEMM_OPENBLAS :
-            !strcmp(name, "auto") ? SGEMM_AUTO : -1;
-    if (u < 0 || (u != SGEMM_OPENBLAS && !onednn_available(NULL)))
+    int u = sgemm_named(name);
+    if (u < 0)
         return -1;
     __atomic_store_n(&sgemm_mode, u, __ATOMIC_RELAXED);
     return 0;
