@@ -8,6 +8,7 @@
 
 #include "base/fsio.h"
 #include "base/xalloc.h"
+#include "kernels/amx.h"
 #include "kernels/bf16.h"
 #include "kernels/linear.h"
 
@@ -119,8 +120,7 @@ stage_train_precision(const char *choice)
         return p;
     /* auto: where it was measured (AMX: 1.8-2.2x fp32, the same loss);
      * CPUs with AVX512-BF16 alone can ask for it */
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("amx-bf16") && bf16_available(NULL) ? GPT_BF16 : GPT_FP32;
+    return amx_available(NULL) && bf16_available(NULL) ? GPT_BF16 : GPT_FP32;
 }
 
 double
