@@ -39,10 +39,11 @@ check_shape(struct gr_rng *rng, int N, int C, int OC)
     for (int i = 0; i < N * OC; i++)
         out[i] = out1[i] = (float)(i % 7) - 3.0f;
     amx_pack(wp, w, C, OC);
+    gr_bf16 *a16 = malloc(amx_rows_len(N, C) * sizeof *a16);
     kernels_set_threads(2);
-    amx_linear_add(out, x, wp, N, C, OC);
+    amx_linear_add(out, x, a16, wp, N, C, OC);
     kernels_set_threads(1);
-    amx_linear_add(out1, x, wp, N, C, OC);
+    amx_linear_add(out1, x, a16, wp, N, C, OC);
     double worst16 = 0, d32 = 0, r32 = 0;
     int same = 1;
     for (int r = 0; r < N; r++)
@@ -75,6 +76,7 @@ check_shape(struct gr_rng *rng, int N, int C, int OC)
     free(out);
     free(out1);
     free(wp);
+    free(a16);
 }
 
 int

@@ -2,7 +2,6 @@
 
 #include <omp.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +37,12 @@ size_t
 amx_packed_len(int C, int OC)
 {
     return (size_t)round_up(OC, TILE_N) * round_up(C, TILE_K);
+}
+
+size_t
+amx_rows_len(int N, int C)
+{
+    return (size_t)N * round_up(C, TILE_K);
 }
 
 void
@@ -220,17 +225,12 @@ group_add(float *out, const gr_bf16 *a, const gr_bf16 *wp, int N, int Cp,
 #define AMX_PER_THREAD ((size_t)1 << 16)
 
 void
-amx_linear_add(float *out, const float *inp, const gr_bf16 *wp, int N, int C,
-               int OC)
+amx_linear_add(float *out, const float *inp, gr_bf16 *a, const gr_bf16 *wp,
+               int N, int C, int OC)
 {
     if (N < 1 || OC < 1)
         return;
     int Cp = round_up(C, TILE_K);
-    gr_bf16 *a = malloc((size_t)N * Cp * sizeof *a);
-    if (!a) {
-        fprintf(stderr, "garage: out of memory in amx_linear_add\n");
-        abort();
-    }
     bf16_from_f32_rows(a, Cp, inp, C, N, C);
     if (Cp > C)
         for (int r = 0; r < N; r++)
@@ -249,7 +249,6 @@ amx_linear_add(float *out, const float *inp, const gr_bf16 *wp, int N, int C,
         if (rows)
             release();
     }
-    free(a);
 }
 
 #else   /* !HAVE_AMX */
@@ -263,10 +262,10 @@ amx_available(const char **why)
 }
 
 void
-amx_linear_add(float *out, const float *inp, const gr_bf16 *wp, int N, int C,
-               int OC)
+amx_linear_add(float *out, const float *inp, gr_bf16 *a16, const gr_bf16 *wp,
+               int N, int C, int OC)
 {
-    (void)out; (void)inp; (void)wp; (void)N; (void)C; (void)OC;
+    (void)out; (void)inp; (void)a16; (void)wp; (void)N; (void)C; (void)OC;
     abort();        /* callers check amx_available() */
 }
 

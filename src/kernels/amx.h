@@ -31,9 +31,13 @@ size_t amx_packed_len(int C, int OC);
  * their weights), rounded to bf16 and laid out in tiles; threaded. */
 void amx_pack(gr_bf16 *wp, const float *w, int C, int OC);
 
-/* out (N,OC) += inp (N,C) . w^T, with wp = amx_pack(w); any N >= 1, the
- * columns split across kernels_threads() threads. */
-void amx_linear_add(float *out, const float *inp, const gr_bf16 *wp, int N,
-                    int C, int OC);
+/* Elements (bf16) of the scratch for N rows of C inputs. */
+size_t amx_rows_len(int N, int C);
+
+/* out (N,OC) += inp (N,C) . w^T, with wp = amx_pack(w) and a16 scratch
+ * of amx_rows_len(N, C) for the rows in bf16; any N >= 1, the columns
+ * split across kernels_threads() threads. */
+void amx_linear_add(float *out, const float *inp, gr_bf16 *a16,
+                    const gr_bf16 *wp, int N, int C, int OC);
 
 #endif

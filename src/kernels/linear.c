@@ -339,12 +339,12 @@ linear_forward_rows_bf16(float *out, const float *res, const float *inp,
 
 void
 linear_forward_rows_amx(float *out, const float *res, const float *inp,
-                        const uint16_t *wp, const float *b, int N, int C,
-                        int OC)
+                        uint16_t *a16, const uint16_t *wp, const float *b,
+                        int N, int C, int OC)
 {
     prof_begin(PROF_MATMUL);
     init_out(out, res, b, N, OC);
-    amx_linear_add(out, inp, wp, N, C, OC);
+    amx_linear_add(out, inp, a16, wp, N, C, OC);
     prof_end(PROF_MATMUL);
 }
 

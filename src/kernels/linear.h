@@ -31,11 +31,11 @@ void linear_forward_rows_bf16(float *out, const float *res, const float *inp,
 int linear_rows_bf16_available(void);
 
 /* linear_forward_rows on AMX tiles, the weights wp packed by amx_pack
- * (kernels/amx.h), inp rounded to bf16; sums float.  Any N; only where
- * amx_available(). */
+ * (kernels/amx.h), inp rounded to bf16 in a16 (amx_rows_len(N, C));
+ * sums float.  Any N; only where amx_available(). */
 void linear_forward_rows_amx(float *out, const float *res, const float *inp,
-                             const uint16_t *wp, const float *b, int N,
-                             int C, int OC);
+                             uint16_t *a16, const uint16_t *wp,
+                             const float *b, int N, int C, int OC);
 
 /* Backward of linear_forward given dout (N,OC).  dw (OC,C) and db (OC)
  * accumulate (+=); dinp (N,C) accumulates when dinp_acc, else it is

@@ -117,7 +117,7 @@ free_bf16(struct kvcache *kv)
 {
     gr_aligned_free(kv->w16);
     gr_aligned_free(kv->wamx);
-    kv->w16 = kv->wamx = NULL;
+    kv->w16 = kv->wamx = kv->a16 = NULL;
 }
 
 enum gr_status
@@ -139,7 +139,8 @@ kvcache_set_precision(struct kvcache *kv, enum gpt_precision p,
     } else if (amx_available(NULL)) {
         w = &kv->wamx;
         n = amx_offset(&kv->cfg, kv->cfg.L, 0) +
-            amx_packed_len(kv->cfg.C, kv->cfg.V);   /* the head last */
+            amx_packed_len(kv->cfg.C, kv->cfg.V) +  /* the head last */
+            amx_rows_len(kv->NB * kv->chunk, 4 * kv->cfg.C);
     } else {
         return GR_OK;           /* fp32 (sample.h) */
     }
@@ -147,6 +148,9 @@ kvcache_set_precision(struct kvcache *kv, enum gpt_precision p,
     if (!*w)
         return gr_fail(err, GR_ENOMEM, "cannot allocate %zu MiB for bf16 "
                        "weights", n * sizeof **w >> 20);
+    if (kv->wamx)
+        kv->a16 = kv->wamx + amx_offset(&kv->cfg, kv->cfg.L, 0) +
+                  amx_packed_len(kv->cfg.C, kv->cfg.V);
     kv->precision = GPT_BF16;
     return GR_OK;
 }
@@ -191,7 +195,7 @@ gen_linear(const struct gpt *m, const struct kvcache *kv, int l, int kind,
 {
     struct gen_mat g = gen_mat(&m->cfg, m, l, kind);
     if (kv->wamx)
-        linear_forward_rows_amx(out, res, inp,
+        linear_forward_rows_amx(out, res, inp, kv->a16,
                                 kv->wamx + amx_offset(&m->cfg, l, kind), g.b,
                                 R, g.C, g.OC);
     else if (kv->w16 && R <= BF16_MAX_ROWS)

@@ -32,7 +32,9 @@ struct kvcache {
     uint16_t *w16;      /* GPT_BF16, NB <= 4: (nparams) bf16 copy of the
                            weights */
     uint16_t *wamx;     /* GPT_BF16, NB > 4 on AMX: the weight matrices
-                           packed for amx_linear_add */
+                           packed for amx_linear_add, then its scratch
+                           for the rows in bf16 */
+    uint16_t *a16;      /* that scratch, in the same block */
 };
 
 /* Allocate a cache for NB sequences of up to cfg->T positions. */
