@@ -44,7 +44,7 @@ tm new-session -d -s app -x 80 -y 24 \
     "env LANG=C.UTF-8 TERM=screen '$GARAGE' -C ws tui; echo \"exit status \$?\"; stty -a; sleep 60"
 
 # home: all eight stages, with their state
-wait_for "The recipe"
+wait_for "8 Chat"
 for stage in Corpus Tokenizer Pretrain "Demonstrations & SFT" Rank Reward Tune Chat; do
     has "$s" "$stage"
 done

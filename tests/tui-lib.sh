@@ -9,7 +9,23 @@ tm() { tmux -u -L "$sock" "$@"; }
 trap 'tm kill-server >/dev/null 2>&1' EXIT INT TERM
 
 screen() { tm capture-pane -p -t app 2>/dev/null; }
-# wait_for TEXT [SECONDS]: until TEXT is on the screen
+# settle TEXT: the terminal may be caught half drawn (curses writes a
+# screen in several pieces), so look again until two captures a tenth of
+# a second apart agree, or a second has passed (a running chart never
+# stands still); $s keeps the last capture that still shows TEXT
+settle() {
+    _k=10
+    while [ "$_k" -gt 0 ]; do
+        sleep 0.1
+        _s=$(screen)
+        case $_s in *"$1"*) ;; *) return 0 ;; esac
+        [ "$_s" = "$s" ] && return 0
+        s=$_s
+        _k=$((_k - 1))
+    done
+}
+# wait_for TEXT [SECONDS]: until TEXT is on the screen (and the screen
+# has settled)
 wait_for() {
     _n=$(( ${2:-30} * 10 ))
     while [ "$_n" -gt 0 ]; do
@@ -18,7 +34,7 @@ wait_for() {
             finish
         fi
         s=$(screen)
-        case $s in *"$1"*) return 0 ;; esac
+        case $s in *"$1"*) settle "$1"; return 0 ;; esac
         sleep 0.1
         _n=$((_n - 1))
     done
