@@ -15,3 +15,5 @@ src_libkernels_a_SOURCES += src/kernels/bf16.c src/kernels/bf16.h \
 	src/kernels/onednn.c src/kernels/onednn.h
 # amx (few-row products on AMX tiles: generating many sequences in bf16)
 src_libkernels_a_SOURCES += src/kernels/amx.c src/kernels/amx.h
+# topk (the whole-row scans of top-k and top-p sampling)
+src_libkernels_a_SOURCES += src/kernels/topk.c src/kernels/topk.h

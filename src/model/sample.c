@@ -13,6 +13,7 @@
 #include "kernels/loss.h"
 #include "kernels/norm.h"
 #include "kernels/prof.h"
+#include "kernels/topk.h"
 
 /* Positions per sequence in one prefill pass: big enough for efficient
  * matrix products, small enough to keep the scratch modest. */
@@ -298,42 +299,6 @@ cmp_desc(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* The k largest of x (n) into top (k), largest first: a min-heap of the k
- * best so far, O(n log k) instead of sorting all n. */
-static void
-top_values(const float *x, int n, int k, float *top)
-{
-    int h = 0;
-    for (int i = 0; i < n; i++) {
-        float v = x[i];
-        if (h == k && !(v > top[0]))
-            continue;
-        int j;
-        if (h < k) {                    /* sift up from a new leaf */
-            j = h++;
-            while (j > 0 && top[(j - 1) / 2] > v) {
-                top[j] = top[(j - 1) / 2];
-                j = (j - 1) / 2;
-            }
-        } else {                        /* replace the root, sift down */
-            j = 0;
-            for (;;) {
-                int c = 2 * j + 1;
-                if (c >= k)
-                    break;
-                if (c + 1 < k && top[c + 1] < top[c])
-                    c++;
-                if (!(top[c] < v))
-                    break;
-                top[j] = top[c];
-                j = c;
-            }
-        }
-        top[j] = v;
-    }
-    qsort(top, (size_t)h, sizeof *top, cmp_desc);
-}
-
 int
 sample_next(const float *logits, int V, const struct sampler_opts *o,
             const int32_t *history, int nhist, struct gr_rng *rng,
@@ -383,19 +348,19 @@ sample_next(const float *logits, int V, const struct sampler_opts *o,
         }
         thresh = sorted[keep - 1];
     }
+    /* the kept tokens, in the order of the vocabulary (sorted is free) */
+    int32_t *kept = (int32_t *)sorted;
+    int nk = indices_at_least(x, V, thresh, kept);
     double total = 0.0;
-    for (int i = 0; i < V; i++)
-        if (x[i] >= thresh)
-            total += x[i];
+    for (int i = 0; i < nk; i++)
+        total += x[kept[i]];
     double r = rng_float(rng) * total, cum = 0.0;
     int last = 0;
-    for (int i = 0; i < V; i++) {
-        if (x[i] < thresh)
-            continue;
-        cum += x[i];
-        last = i;
+    for (int i = 0; i < nk; i++) {
+        cum += x[kept[i]];
+        last = kept[i];
         if (r < cum)
-            return i;
+            return last;
     }
     return last;        /* rounding: the last kept token */
 }
