@@ -20,7 +20,7 @@ same "$err" "garage: there is no reward model yet: rank answers with 'garage ran
 expect 1 "$GARAGE" -C w eval
 has "$err" "there is no tuned model yet"
 expect 0 "$GARAGE" -q -C w rank prompts="$tune_data/prompts.txt" labeler=rule prefer=happy answers=6 max_tokens=16
-expect 0 "$GARAGE" -q -C w reward epochs=10 lr=1e-3
+expect 0 "$GARAGE" -q -C w reward epochs=10 lr=1e-3 precision=fp32
 ls w/checkpoints/reward-*.ckpt >/dev/null 2>&1 || fail "no reward model"
 
 # An empty prompts file, and one with only comments.

@@ -1,12 +1,14 @@
 /* tests/test-gpt.c: the model's API: config checks and their messages,
  * parameter layout and count, initialisation, activation allocation,
  * losses with ignored targets, AdamW against a scalar reference, gradient
- * norm and clipping. */
+ * norm and clipping; padding a causal batch (gpt_padded_len) leaves the
+ * real positions' logits as they were, in fp32 and bf16. */
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "base/rng.h"
 #include "check.h"
+#include "kernels/bf16.h"
 #include "kernels/blas.h"
 #include "model/adamw.h"
 #include "model/gpt.h"
@@ -296,6 +298,56 @@ test_adamw(void)
     gpt_release(&m);
 }
 
+/* Sequences of 21 tokens padded to gpt_padded_len: in bf16 to 32 (the
+ * context is 40), in fp32 not at all; the logits of the 21 positions
+ * agree with the unpadded forward's, and the products take the padded
+ * shape without complaint. */
+static void
+test_padding(void)
+{
+    struct gpt m;
+    struct gr_error err;
+    struct gpt_config c = { .L = 2, .NH = 2, .C = 32, .T = 40, .V = 50 };
+    CHECK(gpt_create(&m, &c, &err) == GR_OK);
+    CHECK(gpt_alloc_acts(&m, 3, 40, &err) == GR_OK);
+    struct gr_rng r;
+    rng_seed(&r, 9);
+    gpt_init_weights(&m, &r);
+    for (size_t i = 0; i < m.nparams; i++)      /* livelier logits */
+        m.params[i] += 0.05f * rng_normal(&r);
+    enum { B = 3, T = 21 };
+    int32_t in[B * T], pad[B * 40];
+    for (int i = 0; i < B * T; i++)
+        in[i] = (int32_t)rng_below(&r, c.V);
+    CHECK_EQ_INT(gpt_padded_len(&m, T), T);
+    for (int bf = 0; bf < 2; bf++) {
+        if (bf && !bf16_available(NULL))
+            break;
+        CHECK(gpt_set_precision(&m, bf ? GPT_BF16 : GPT_FP32, &err) == GR_OK);
+        int Tp = gpt_padded_len(&m, T);
+        CHECK_EQ_INT(Tp, bf ? 32 : T);
+        CHECK_EQ_INT(gpt_padded_len(&m, 39), bf ? 40 : 39);    /* the context caps it */
+        gpt_forward(&m, in, NULL, B, T, 1);
+        float *want = malloc((size_t)B * T * c.V * sizeof *want);
+        memcpy(want, m.a.logits, (size_t)B * T * c.V * sizeof *want);
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < Tp; t++)
+                pad[b * Tp + t] = t < T ? in[b * T + t] : 0;
+        gpt_forward(&m, pad, NULL, B, Tp, 1);
+        double worst = 0;
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < T; t++)
+                for (int v = 0; v < c.V; v++) {
+                    double d = fabs(m.a.logits[((size_t)b * Tp + t) * c.V + v] -
+                                    want[((size_t)b * T + t) * c.V + v]);
+                    worst = d > worst ? d : worst;
+                }
+        CHECK(worst < (bf ? 1e-2 : 1e-5));
+        free(want);
+    }
+    gpt_release(&m);
+}
+
 int
 main(void)
 {
@@ -304,5 +356,6 @@ main(void)
     test_init();
     test_forward();
     test_adamw();
+    test_padding();
     return check_exit();
 }

@@ -23,11 +23,11 @@ tune_recipe() {
     expect 0 "$GARAGE" -q -C "$1" model layers=2 heads=2 dim=48 context=48
     expect 0 "$GARAGE" -q -C "$1" pretrain steps=300 batch=16 lr=1e-2 warmup=20 eval_every=0 precision=fp32
     expect 0 "$GARAGE" -q -C "$1" demos import "$tune_data/demos.jsonl"
-    expect 0 "$GARAGE" -q -C "$1" sft steps=150 batch=16 lr=3e-3
+    expect 0 "$GARAGE" -q -C "$1" sft steps=150 batch=16 lr=3e-3 precision=fp32
     [ "${2:-}" = sft ] && return
     expect 0 "$GARAGE" -q -C "$1" rank prompts="$tune_data/prompts.txt" labeler=rule \
         prefer=happy answers=6 max_tokens=16 precision=fp32
-    expect 0 "$GARAGE" -q -C "$1" reward epochs=10 lr=1e-3
+    expect 0 "$GARAGE" -q -C "$1" reward epochs=10 lr=1e-3 precision=fp32
     [ -n "$(ls "$1"/checkpoints/reward-*.ckpt 2>/dev/null)" ] ||
         fail "the recipe made no reward model"
 }

@@ -121,6 +121,7 @@ static const struct gr_option sft_opts[] = {
     { "replace", OPT_BOOL, "false", NOR, NULL, "delete the existing sft checkpoints and start over from the base" },
     { "stop_at", OPT_INT, NULL, 1, 10000000, NULL, "stop at this step with a checkpoint, as if interrupted (resume later)" },
     { "seed", OPT_INT, NULL, 0, 2147483647, NULL, "seed for the split, the order and the mix (default: the workspace's)" },
+    { "precision", OPT_CHOICE, "auto", NOR, "auto|fp32|bf16", "matrix products in bf16 (oneDNN; weights, gradients and optimizer stay fp32) or in fp32; auto: bf16 where the CPU has AMX and garage was built with oneDNN, else fp32" },
     { NULL }
 };
 
@@ -182,6 +183,7 @@ static const struct gr_option reward_opts[] = {
     { "save_every", OPT_INT, "0", 0, 10000000, NULL, "steps between checkpoints (0: only at the end)" },
     { "stop_at", OPT_INT, NULL, 1, 10000000, NULL, "stop at this step with a checkpoint, as if interrupted" },
     { "seed", OPT_INT, NULL, 0, 2147483647, NULL, "seed for the split, the order and the head (default: the workspace's)" },
+    { "precision", OPT_CHOICE, "auto", NOR, "auto|fp32|bf16", "matrix products in bf16 (oneDNN; weights, gradients and optimizer stay fp32) or in fp32; auto: bf16 where the CPU has AMX and garage was built with oneDNN, else fp32" },
     { "score", OPT_BOOL, "false", NOR, NULL, "score answers instead of training: reward score PROMPT ANSWER..." },
     { "prompt", OPT_STRING, NULL, NOR, NULL, "score: the prompt (default: the first bare word)" },
     { "answers", OPT_STRINGS, NULL, NOR, NULL, "score: the answers to score" },
@@ -224,7 +226,7 @@ static const struct gr_option tune_opts[] = {
     { "show_every", OPT_INT, "10", 1, 10000000, NULL, "iterations between rows of the table of sample answers" },
     { "show", OPT_INT, "3", 0, 1024, NULL, "sample answers per row of that table (0: none)" },
     { "compare", OPT_BOOL, "true", NOR, NULL, "after each iteration, the reference and the tuned model answer one of its prompts from the same seed, both scored (logged; side by side in the curses application)" },
-    { "precision", OPT_CHOICE, "auto", NOR, "auto|fp32|bf16", "weights as the answers are sampled with (training stays fp32): bf16 halves the bytes read, and with more than 4 answers on a CPU with AMX runs their products on AMX tiles (the answers differ a little from fp32's); auto: bf16 where the CPU has AVX-512" },
+    { "precision", OPT_CHOICE, "auto", NOR, "auto|fp32|bf16", "bf16: the updates' matrix products in bf16 (oneDNN; weights, gradients and optimizer stay fp32), and the answers sampled with bf16 weights (half the bytes read; with more than 4 answers on a CPU with AMX, their products on AMX tiles); fp32: both in fp32; auto: bf16 updates where the CPU has AMX and garage was built with oneDNN, bf16 sampling where it has AVX-512" },
     { "checkpoint", OPT_PATH, NULL, NOR, NULL, "model to start from, also the frozen reference (default: the newest sft, else base)" },
     { "reward", OPT_PATH, NULL, NOR, NULL, "reward model (default: the newest reward checkpoint)" },
     { "resume", OPT_BOOL, "false", NOR, NULL, "continue the newest tuned checkpoint: policy, value head, optimizer, KL controller, prompt position" },

@@ -280,6 +280,15 @@ gpt_set_precision(struct gpt *m, enum gpt_precision p, struct gr_error *err)
     return GR_OK;
 }
 
+int
+gpt_padded_len(const struct gpt *m, int T)
+{
+    if (m->precision != GPT_BF16)
+        return T;
+    int p = (T + GPT_PAD_BF16 - 1) / GPT_PAD_BF16 * GPT_PAD_BF16;
+    return p < m->cfg.T ? p : m->cfg.T > T ? m->cfg.T : T;
+}
+
 enum gr_status
 gpt_alloc_acts(struct gpt *m, int B, int T, struct gr_error *err)
 {

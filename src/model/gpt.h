@@ -158,6 +158,15 @@ enum gr_status gpt_alloc_acts(struct gpt *m, int B, int T,
 enum gr_status gpt_set_precision(struct gpt *m, enum gpt_precision p,
                                  struct gr_error *err);
 
+/* The length to pad a batch of sequences of at most T tokens to, for a
+ * causal forward (padding at the end leaves the real positions' results
+ * as they were): in bf16, T rounded up to a multiple of GPT_PAD_BF16, at
+ * most the context, so that batches of every length share a few shapes
+ * of product (oneDNN makes a kernel for each new shape, and sft, reward
+ * and PPO batches come in every length); in fp32, T. */
+#define GPT_PAD_BF16 16
+int gpt_padded_len(const struct gpt *m, int T);
+
 /* Forward pass over inputs (B,T) (tokens in [0,V)); B and T at most the
  * allocated shape.  targets (B,T) may be NULL; a target of -1 is ignored.
  * causal = 0 lets every position see the whole sequence (masked LM).

@@ -358,7 +358,7 @@ ppo_sample(struct gpt *m, struct kvcache *kv, struct ppo_rollouts *ro,
 /* ---- log-probabilities, values, advantages --------------------------- */
 
 /* Inputs (m,Tb) for rollouts ids (m): each sequence but its last token,
- * padded with <|end|>; returns Tb. */
+ * padded with <|end|> (to gpt_padded_len of the longest); returns Tb. */
 static int
 pack_inputs(struct ppo *p, const int *ids, int m)
 {
@@ -369,6 +369,7 @@ pack_inputs(struct ppo *p, const int *ids, int m)
         if (n > Tb)
             Tb = n;
     }
+    Tb = gpt_padded_len(p->policy, Tb);     /* the reference's precision too */
     for (int k = 0; k < m; k++) {
         const int32_t *row = ro->seq + (size_t)ids[k] * ro->T;
         int n = ro->plen[ids[k]] + ro->alen[ids[k]] - 1;

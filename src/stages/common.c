@@ -10,6 +10,7 @@
 #include "base/xalloc.h"
 #include "kernels/amx.h"
 #include "kernels/bf16.h"
+#include "kernels/blas.h"
 #include "kernels/linear.h"
 
 enum gr_status
@@ -121,6 +122,12 @@ stage_train_precision(const char *choice)
     /* auto: where it was measured (AMX: 1.8-2.2x fp32, the same loss);
      * CPUs with AVX512-BF16 alone can ask for it */
     return amx_available(NULL) && bf16_available(NULL) ? GPT_BF16 : GPT_FP32;
+}
+
+const char *
+stage_products_name(enum gpt_precision p)
+{
+    return p == GPT_BF16 ? "bf16 (oneDNN)" : kernels_sgemm_backend();
 }
 
 double

@@ -45,6 +45,10 @@ enum gpt_precision stage_gen_precision(const char *choice);
  * (garage built with oneDNN; kernels/bf16.h), else fp32. */
 enum gpt_precision stage_train_precision(const char *choice);
 
+/* How training's products run in precision p, for the opening line of a
+ * run: "bf16 (oneDNN)", or fp32 through the sgemm in use. */
+const char *stage_products_name(enum gpt_precision p);
+
 /* Wall-clock seconds (monotonic). */
 double stage_now(void);
 

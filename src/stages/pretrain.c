@@ -384,7 +384,7 @@ stage_pretrain(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err
                  cfg->L, cfg->NH, cfg->C, cfg->T, N / 1e6,
                  o->masked ? "masked LM" : "next token", r.train.ntok,
                  kernels_blas_core(),
-                 o->bf16 ? "bf16 (oneDNN)" : kernels_sgemm_backend());
+                 stage_products_name(o->bf16 ? GPT_BF16 : GPT_FP32));
     {
         struct gr_metric rec;
         metric_begin(&rec, "run");

@@ -68,6 +68,7 @@ struct rw_opts {
     long long warmup, eval_every, save_every, stop_at;
     uint64_t seed;
     const char *init, *labels;
+    enum gpt_precision precision;   /* of the matrix products */
 };
 
 /* What an evaluation measured on one split. */
@@ -294,13 +295,21 @@ build_probes(struct rw_run *r, const struct ranking_set *s, struct gr_error *err
 
 /* ---- forward and backward ------------------------------------------ */
 
+/* Batches padded to a multiple of this length (gpt_padded_len): a causal
+ * trunk does not see the padding. */
+static int
+pad_multiple(const struct rw_run *r)
+{
+    return r->o.causal && r->model.precision == GPT_BF16 ? GPT_PAD_BF16 : 1;
+}
+
 /* Raw scores of the candidates [c0, c0+B) of it into r->raw (B); leaves
  * the trunk's activations for a backward. */
 static void
 forward_group(struct rw_run *r, const struct rw_item *it, int c0, int B)
 {
     int T = reward_pack((const int32_t *const *)it->seq + c0, it->len + c0, B,
-                        r->model.cfg.T, r->inputs, r->lens);
+                        r->model.cfg.T, pad_multiple(r), r->inputs, r->lens);
     gpt_forward_trunk(&r->model, r->inputs, B, T, r->o.causal);
     reward_head_forward(gpt_hidden(&r->model), r->head, r->lens, B, T, r->C, r->raw);
     r->maxT = T;        /* T of the last forward, for the backward */
@@ -478,7 +487,8 @@ evaluate(struct rw_run *r, int full)
     split_stats(r, r->held, r->nheld, &r->st_held);
     for (int p = 0; p < NPROBES; p++) {
         const int32_t *seq = r->probe_seq[p];
-        int T = reward_pack(&seq, &r->probe_len[p], 1, r->model.cfg.T, r->inputs, r->lens);
+        int T = reward_pack(&seq, &r->probe_len[p], 1, r->model.cfg.T, pad_multiple(r),
+                            r->inputs, r->lens);
         gpt_forward_trunk(&r->model, r->inputs, 1, T, r->o.causal);
         reward_head_forward(gpt_hidden(&r->model), r->head, r->lens, 1, T, r->C, r->raw);
         r->probe[p] = r->raw[0] - r->offset;
@@ -604,6 +614,7 @@ read_opts(struct rw_opts *o, const struct gr_args *a, const struct workspace *ws
     o->seed = args_has(a, "seed") ? (uint64_t)args_int(a, "seed") : ws->seed;
     o->init = args_str(a, "init");
     o->labels = args_str(a, "labels");
+    o->precision = stage_train_precision(args_str(a, "precision"));
 }
 
 static enum gr_status
@@ -654,6 +665,10 @@ setup(struct rw_run *r, struct ranking_set *labels, struct gr_error *err)
         maxT = r->model.cfg.T;
     if (!r->o.causal)
         maxB = 1;
+    if ((rc = gpt_set_precision(&r->model, r->o.precision, err)) != GR_OK)
+        return rc;
+    if (r->o.causal)
+        maxT = gpt_padded_len(&r->model, maxT);
     if ((rc = gpt_alloc_acts(&r->model, maxB, maxT, err)) != GR_OK)
         return rc;
     r->maxB = maxB;
@@ -820,9 +835,10 @@ train(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
     const long long steps = per_epoch * o->epochs;
     const long long stop_at = o->stop_at > 0 && o->stop_at < steps ? o->stop_at : steps;
     metrics_note(ctx->metrics, "reward model from %s: %zu training labels, %zu held out; "
-                 "%d epochs of %lld steps, %d labels a step, %s attention",
-                 r.init_path, r.ntrain, r.nheld, o->epochs, per_epoch, B,
-                 o->causal ? "causal" : "bidirectional");
+                 "%d epochs of %lld steps, %d labels a step, %s attention; "
+                 "products %s", r.init_path, r.ntrain, r.nheld, o->epochs,
+                 per_epoch, B, o->causal ? "causal" : "bidirectional",
+                 stage_products_name(o->precision));
     {
         struct gr_metric rec;
         metric_begin(&rec, "run");

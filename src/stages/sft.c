@@ -32,6 +32,7 @@ struct sft_opts {
     int resume, replace;
     uint64_t seed;
     const char *from;           /* checkpoint= */
+    enum gpt_precision precision;   /* of the matrix products */
 };
 
 struct sft_run {
@@ -131,6 +132,7 @@ read_opts(struct sft_opts *o, const struct gr_args *a, const struct workspace *w
     o->replace = args_bool(a, "replace");
     o->seed = args_has(a, "seed") ? (uint64_t)args_int(a, "seed") : ws->seed;
     o->from = args_str(a, "checkpoint");
+    o->precision = stage_train_precision(args_str(a, "precision"));
 }
 
 /* Positions a conversation of n tokens needs in a row of at most T. */
@@ -301,7 +303,7 @@ stream_demo(struct sft_run *r, uint64_t pos)
 }
 
 /* Fill the rows of demonstrations idx (n) after nmix corpus rows; returns
- * the row length used. */
+ * the row length used (the longest, padded as gpt_padded_len says). */
 static int
 fill_batch(struct sft_run *r, struct gr_rng *rng, const size_t *idx, int n, int nmix)
 {
@@ -313,11 +315,13 @@ fill_batch(struct sft_run *r, struct gr_rng *rng, const size_t *idx, int n, int 
     }
     if (n == 0)
         Tb = r->T;
+    int Tl = Tb;                        /* the longest row */
+    Tb = gpt_padded_len(&r->model, Tb);
     if (nmix) {
-        int Tm = Tb < (int)r->corpus.ntok - 2 ? Tb : (int)r->corpus.ntok - 2;
+        int Tm = Tl < (int)r->corpus.ntok - 2 ? Tl : (int)r->corpus.ntok - 2;
         pretrain_fill_batch(&r->corpus, rng, 0, r->model.cfg.V, nmix, Tm, r->inputs,
                             r->targets, NULL);
-        if (Tm < Tb) {                  /* a tiny corpus: re-lay and pad the rows */
+        if (Tm < Tb) {          /* a tiny corpus, or padding: re-lay and pad the rows */
             for (int b = nmix - 1; b >= 0; b--)
                 for (int t = Tb - 1; t >= 0; t--) {
                     size_t k = (size_t)b * Tb + t, s = (size_t)b * Tm + t;
@@ -455,7 +459,8 @@ stage_sft(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
                      "(steps=%lld or more)", r.last_ckpt, step, step + 1);
         goto out;
     }
-    if ((rc = gpt_alloc_acts(&r.model, o->B, r.T, err)) != GR_OK)
+    if ((rc = gpt_alloc_acts(&r.model, o->B, r.T, err)) != GR_OK ||
+        (rc = gpt_set_precision(&r.model, o->precision, err)) != GR_OK)
         goto out;
     r.inputs = xmalloc((size_t)o->B * r.T * sizeof *r.inputs);
     r.targets = xmalloc((size_t)o->B * r.T * sizeof *r.targets);
@@ -476,9 +481,11 @@ stage_sft(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
 
     const struct gpt_config *cfg = &r.model.cfg;
     metrics_note(ctx->metrics, "%s %s: %d layers, dim %d, context %d; %zu "
-                 "demonstrations to train on, %zu held out%s", step ? "resuming" : "fine-tuning",
+                 "demonstrations to train on, %zu held out%s; products %s",
+                 step ? "resuming" : "fine-tuning",
                  r.last_ckpt, cfg->L, cfg->C, cfg->T, r.ntrain, r.nval,
-                 o->mix > 0 ? "; mixing in pretraining text" : "");
+                 o->mix > 0 ? "; mixing in pretraining text" : "",
+                 stage_products_name(o->precision));
     {
         struct gr_metric rec;
         metric_begin(&rec, "run");

@@ -175,6 +175,7 @@ struct tune_opts {
     int ptx_batch;
     int resume, replace, show, compare;
     enum gpt_precision precision;   /* of the rollouts' weights */
+    enum gpt_precision train_precision;     /* of the updates' products */
     uint64_t seed;
     struct rank_rule rule;
     int has_rule;
@@ -234,6 +235,7 @@ read_opts(struct tune_opts *o, const struct gr_args *a, const struct workspace *
     o->show = (int)args_int(a, "show");
     o->compare = args_bool(a, "compare");
     o->precision = stage_gen_precision(args_str(a, "precision"));
+    o->train_precision = stage_train_precision(args_str(a, "precision"));
     struct ppo_hparams *h = &o->h;
     *h = ppo_defaults();
     h->batch = (int)args_int(a, "batch");
@@ -518,6 +520,11 @@ setup(struct tune_run *r, const struct gr_args *a, struct gr_error *err)
     if ((rc = ppo_init(&r->ppo, &o->h, &r->policy, &r->ref, o->kl_coef, o->target_kl,
                        o->kl_horizon, err)) != GR_OK ||
         (rc = kvcache_set_precision(&r->ppo.kv, o->precision, err)) != GR_OK)
+        goto out;
+    /* The reference in the policy's precision: at the start the two give
+     * the same log-probabilities, and the KL is 0. */
+    if ((rc = gpt_set_precision(&r->policy, o->train_precision, err)) != GR_OK ||
+        (rc = gpt_set_precision(&r->ref, o->train_precision, err)) != GR_OK)
         goto out;
     if (o->ptx_coef > 0) {
         if ((rc = train_open_shard(ws, &r->tok, "train", &r->train, err)) != GR_OK)
@@ -817,9 +824,12 @@ stage_tune(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
     const int B = o->h.batch;
     long long iter = (long long)r.meta.step, first = iter;
     metrics_note(ctx->metrics, "%s %s against the reference %s with the reward model "
-                 "%s; %zu prompts from %s; value: a head on the policy's trunk",
+                 "%s; %zu prompts from %s; value: a head on the policy's trunk; "
+                 "products %s, answers sampled with %s weights",
                  iter ? "resuming" : "tuning", iter ? r.last_ckpt : r.init_path,
-                 r.ref_path, r.rm_path, r.prompts.n, r.prompts_path);
+                 r.ref_path, r.rm_path, r.prompts.n, r.prompts_path,
+                 stage_products_name(o->train_precision),
+                 o->precision == GPT_BF16 ? "bf16" : "fp32");
     {
         struct gr_metric rec;
         metric_begin(&rec, "run");
