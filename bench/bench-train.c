@@ -3,7 +3,9 @@
  *   bench-train sgemm [REPS]
  *       cblas_sgemm GFLOP/s on the products of a training step (configs S
  *       and M, batch 8 x 256): on one thread, and through gr_sgemm (one
- *       OpenMP pool, OpenBLAS at 1 thread, products split across threads).
+ *       OpenMP pool, OpenBLAS at 1 thread, products split across threads);
+ *       and the cores' own ceiling: independent fused multiply-adds of
+ *       the widest vectors (AVX-512, else AVX2), on 1 thread and on all.
  *   bench-train shapes [REPS]
  *       the fp32 products of a step of S, M and 124M, each through
  *       OpenBLAS and through oneDNN (gr_sgemm; calls alternating), the
@@ -33,6 +35,7 @@
  * Output: `KEY value` lines; times are medians after warm-up. */
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,6 +219,90 @@ run_sgemm(int reps)
     printf("SGEMM_GFLOPS %.1f\n", sumn / nsh);
     printf("THREADS %d\n", kernels_threads());
     kernels_set_sgemm(def);
+    free(t);
+}
+
+/* --- the cores' FMA ceiling ------------------------------------------------ */
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* 12 independent chains (more than an FMA's latency times its units),
+ * a = a * b + c converging to 1, so no value grows or goes subnormal.
+ * Returns the FLOPs done. */
+#define FMA_CHAINS(T, SET1, FMA, ADD, W)                                     \
+    T b = SET1(0.999999f), c = SET1(1e-6f), s;                               \
+    T a0 = SET1(0.1f), a1 = SET1(0.2f), a2 = SET1(0.3f), a3 = SET1(0.4f);    \
+    T a4 = SET1(0.5f), a5 = SET1(0.6f), a6 = SET1(0.7f), a7 = SET1(0.8f);    \
+    T a8 = SET1(0.9f), a9 = SET1(1.1f), a10 = SET1(1.2f), a11 = SET1(1.3f);  \
+    for (long i = 0; i < n; i++) {                                           \
+        a0 = FMA(a0, b, c); a1 = FMA(a1, b, c); a2 = FMA(a2, b, c);          \
+        a3 = FMA(a3, b, c); a4 = FMA(a4, b, c); a5 = FMA(a5, b, c);          \
+        a6 = FMA(a6, b, c); a7 = FMA(a7, b, c); a8 = FMA(a8, b, c);          \
+        a9 = FMA(a9, b, c); a10 = FMA(a10, b, c); a11 = FMA(a11, b, c);      \
+    }                                                                        \
+    s = ADD(ADD(ADD(a0, a1), ADD(a2, a3)), ADD(ADD(a4, a5), ADD(a6, a7)));   \
+    s = ADD(s, ADD(ADD(a8, a9), ADD(a10, a11)));                             \
+    float out[W];                                                            \
+    memcpy(out, &s, sizeof out);                                             \
+    fma_sink += out[0];                                                      \
+    return 2.0 * W * 12 * (double)n;
+
+static volatile float fma_sink;
+
+__attribute__((target("avx512f"))) static double
+fma_avx512(long n)
+{
+    FMA_CHAINS(__m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, 16)
+}
+
+__attribute__((target("avx2,fma"))) static double
+fma_avx2(long n)
+{
+    FMA_CHAINS(__m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, 8)
+}
+
+/* GFLOP/s of nt threads each doing n rounds; isa: the unit used. */
+static double
+fma_rate(int nt, long n, const char **isa)
+{
+    __builtin_cpu_init();
+    int wide = __builtin_cpu_supports("avx512f");
+    if (!wide && !__builtin_cpu_supports("fma")) {
+        *isa = "none";
+        return 0.0;
+    }
+    *isa = wide ? "avx512" : "avx2";
+    double fl = 0.0, t0 = now();
+#pragma omp parallel num_threads(nt) reduction(+:fl)
+    fl += wide ? fma_avx512(n) : fma_avx2(n);
+    return fl / (now() - t0) / 1e9;
+}
+#else
+static double
+fma_rate(int nt, long n, const char **isa)
+{
+    (void)nt; (void)n;
+    *isa = "none";
+    return 0.0;
+}
+#endif
+
+/* The median FMA rate over reps runs of about 0.1 s, on 1 thread and on
+ * all: the ceiling no product can pass. */
+static void
+run_peak(int reps)
+{
+    const char *isa = "none";
+    double *t = xmalloc((size_t)reps * sizeof *t);
+    int nts[2] = { 1, kernels_threads() };
+    const char *keys[2] = { "PEAK_1T_GFLOPS", "PEAK_GFLOPS" };
+    for (int k = 0; k < 2; k++) {
+        fma_rate(nts[k], 1L << 20, &isa);               /* warm up */
+        for (int r = 0; r < reps; r++)
+            t[r] = fma_rate(nts[k], 1L << 22, &isa);
+        printf("%s %.1f\n", keys[k], median(t, reps));
+    }
+    printf("PEAK_ISA %s\n", isa);
     free(t);
 }
 
@@ -563,9 +650,10 @@ main(int argc, char **argv)
     int v[9] = { 0 };
     for (int i = 2; i < argc && i < 11; i++)
         v[i - 2] = atoi(argv[i]);
-    if (!strcmp(mode, "sgemm"))
+    if (!strcmp(mode, "sgemm")) {
         run_sgemm(argc > 2 && v[0] > 0 ? v[0] : 7);
-    else if (!strcmp(mode, "shapes"))
+        run_peak(argc > 2 && v[0] > 0 ? v[0] : 7);
+    } else if (!strcmp(mode, "shapes"))
         run_shapes(argc > 2 && v[0] > 0 ? v[0] : 7);
     else if (!strcmp(mode, "train") && argc >= 10)
         return run_train(v, v[5], v[6], v[7] > 0 ? v[7] : 1,

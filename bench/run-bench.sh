@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench/run-bench.sh BENCH_TRAIN: `make bench`.  Measures on this machine,
-# in one run: the sgemm ceiling; training tokens/s and model FLOP/s of
+# in one run: the FMA and sgemm ceilings; training tokens/s and model FLOP/s of
 # garage, the PyTorch reference (bench/torch_ref.py) and llm.c's CPU
 # trainer (when LLMC_DIR names a checkout) on configs S, M and GPT-2
 # 124M; sampling tokens/s (1 and 16 sequences); peak RSS; and the
@@ -47,6 +47,7 @@ median() {  # numbers on stdin, any layout
 }
 maxof() { tr ' ' '\n' | awk 'NF' | sort -g | tail -n 1; }
 calc() { awk "BEGIN { printf \"%.4g\", $1 }"; }
+pct() { awk "BEGIN { if ($2 + 0 > 0) printf \"%.3g\", 100 * $1 / $2; else printf \"n/a\" }"; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 busy() {    # CPUs busy over one second, from /proc/stat
     a=$(awk '/^cpu /{ print $2+$3+$4+$7+$8, $5+$6 }' /proc/stat)
@@ -88,6 +89,9 @@ grep '^SGEMM ' "$tmp/sgemm"
 SGEMM=$(key "$tmp/sgemm" SGEMM_GFLOPS)
 SGEMM1=$(key "$tmp/sgemm" SGEMM_1T_GFLOPS)
 echo "sgemm: ${SGEMM} GFLOP/s through gr_sgemm on $(key "$tmp/sgemm" THREADS) threads, ${SGEMM1} on 1 (mean over shapes of each shape's median)"
+PEAK=$(key "$tmp/sgemm" PEAK_GFLOPS)
+PEAK1=$(key "$tmp/sgemm" PEAK_1T_GFLOPS)
+echo "FMA peak ($(key "$tmp/sgemm" PEAK_ISA)): ${PEAK} GFLOP/s on $(key "$tmp/sgemm" THREADS) threads, ${PEAK1} on 1; sgemm is $(pct "$SGEMM" "${PEAK:-0}")% of it"
 
 # --- OpenBLAS against oneDNN, product by product (GARAGE_SGEMM=auto) ---------
 "$BT" shapes 7 > "$tmp/shapes" || status=1
@@ -139,7 +143,7 @@ EOF
     g_tok=$(calc "$n / $gs")
     g_fl=$(calc "$g_tok * $(grep -m1 '^FLOPS ' "$tmp/g.$name" | cut -d' ' -f2) / $(key "$tmp/g.$name" TOK_S) / 1e9")
     g_rss=$(grep '^PEAK_RSS_MIB ' "$tmp/g.$name" | cut -d' ' -f2 | maxof)
-    echo "train $name garage: $g_tok tok/s, $g_fl GFLOP/s ($(calc "100 * $g_fl / $SGEMM")% of sgemm), peak RSS $g_rss MiB"
+    echo "train $name garage: $g_tok tok/s, $g_fl GFLOP/s ($(calc "100 * $g_fl / $SGEMM")% of sgemm, $(pct "$g_fl" "${PEAK:-0}")% of the FMA peak), peak RSS $g_rss MiB"
     t_tok=nan t_fl=nan t_rss=nan
     if [ "$have_torch" = 1 ]; then
         ts=$(grep '^STEP_S ' "$tmp/t.$name" | cut -d' ' -f2- | median)
@@ -253,6 +257,7 @@ echo "LOAD end: loadavg $(load), busy CPUs $(busy)"
 echo
 echo "| measure | garage | PyTorch | llm.c |"
 echo "|---|---|---|---|"
+echo "| FMA peak GFLOP/s ($(nproc) threads; 1 thread) | $PEAK; $PEAK1 | | |"
 echo "| sgemm GFLOP/s ($(nproc) threads; 1 thread) | $SGEMM; $SGEMM1 | | |"
 printf '%s' "$TABLE"
 echo
