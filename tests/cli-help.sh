@@ -19,6 +19,9 @@ expect 0 "$GARAGE" --version
 has "$out" "garage "
 has "$out" "BLAS: OpenBLAS, kernel"
 has "$out" "Products: "
+# and what precision=auto picks on this machine
+has "$out" "Training (precision=auto): "
+has "$out" "Generation (precision=auto): "
 # the choice of who computes the products, and the variable that sets it
 expect 0 env OMP_NUM_THREADS=2 GARAGE_SGEMM=openblas "$GARAGE" --version
 has "$out" "Products: OpenBLAS, 2 threads"

@@ -13,7 +13,10 @@
 #include "app/complete.h"
 #include "app/job.h"
 #include "base/metrics.h"
+#include "kernels/amx.h"
+#include "kernels/bf16.h"
 #include "kernels/blas.h"
+#include "stages/common.h"
 #include "chat.h"
 #include "progress.h"
 #include "rank_cli.h"
@@ -35,7 +38,7 @@ static const char usage_text[] =
     "  -C DIR         run in the workspace DIR (default: the current folder)\n"
     "  -q, --quiet    print only results and errors, no progress\n"
     "  -h, --help     show this help\n"
-    "  -V, --version  show the version and the BLAS kernel in use\n"
+    "  -V, --version  show the version, the BLAS kernel and the precision in use\n"
     "\n";
 
 /* Debian's OpenBLAS 0.3.21 does not know recent CPUs and falls back to an
@@ -122,6 +125,20 @@ print_version(void)
     kernels_set_threads(nt ? atoi(nt) : 0);
     printf("Products: %s, %d thread%s\n", kernels_sgemm_backend(),
            kernels_threads(), kernels_threads() == 1 ? "" : "s");
+    /* what precision=auto picks here, and why not bf16 */
+    const char *why = NULL;
+    if (stage_train_precision(NULL) == GPT_BF16)
+        printf("Training (precision=auto): bf16 products (oneDNN, AMX)\n");
+    else if (!bf16_available(&why) || !amx_available(&why))
+        printf("Training (precision=auto): fp32 products (bf16: %s)\n",
+               why ? why : "not available");
+    else
+        printf("Training (precision=auto): fp32 products\n");
+    printf("Generation (precision=auto): %s\n",
+           stage_gen_precision(NULL) != GPT_BF16 ?
+           "fp32 weights (bf16 weights need AVX-512)" :
+           amx_available(NULL) ? "bf16 weights (more than 4 sequences on "
+                                 "AMX tiles)" : "bf16 weights");
 }
 
 int
