@@ -1,7 +1,7 @@
 /* tests/test-chat.c: the chat template.  Exact token sequences of one and
  * several turns, the assistant mask SFT trains on, the open assistant
- * turn a chat ends with, and that typed text never becomes a special
- * token. */
+ * turn a chat ends with, that typed text never becomes a special
+ * token, and that a model's bytes become clean text (chat_clean_text). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +171,21 @@ test_no_injection(const struct bpe *t)
     free(toks);
 }
 
+/* An answer cut inside a character, a stray continuation byte, an
+ * overlong form, control characters and surrounding space. */
+static void
+test_clean_text(void)
+{
+    static const char in[] = "  \x01" "caf\xc3\xa9\tok\n\x99\x7f \xc0\xaf\xe2\x82  ";
+    char *out = chat_clean_text(in, sizeof in - 1);
+    CHECK_STR(out, "caf\xc3\xa9\tok\n\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd"
+              "\xef\xbf\xbd\xef\xbf\xbd");
+    free(out);
+    out = chat_clean_text("", 0);
+    CHECK_STR(out, "");
+    free(out);
+}
+
 int
 main(void)
 {
@@ -188,6 +203,7 @@ main(void)
     test_two_turns(&t);
     test_multi_turn(&t);
     test_no_injection(&t);
+    test_clean_text();
     bpe_release(&t);
     return check_exit();
 }

@@ -3,7 +3,8 @@
  * lines the metrics stream writes and on lines it must hand over (escapes,
  * UTF-8, nesting, duplicates, numbers out of range, broken JSON); the
  * choice of logs (all, newest, from the newest run begun at step 0) and
- * the reading of a log's tail. */
+ * the reading of a log's tail; the metrics stream writes valid UTF-8 (so
+ * JSON) whatever bytes a record's text holds. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,32 @@ test_lines(void)
     check_line("[1,2]", 0);
     check_line("", 0);
     check_line("{\"kind\":\"x\",\"bad\":\"\x01\"}", 0);
+}
+
+/* A model's answer cut inside a UTF-8 sequence, a stray continuation
+ * byte, an overlong form and a surrogate: each bad byte is written as
+ * U+FFFD, the good characters as they are, and jansson reads the line. */
+static void
+test_write_utf8(void)
+{
+    struct gr_metric rec;
+    metric_begin(&rec, "tune_sample");
+    metric_add(&rec, "iter", 3);
+    metric_text(&rec, "%s", "caf\xc3\xa9 \x99 ok \xc0\xaf \xed\xa0\x80 end \xe2\x82");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    metric_write_json(f, &rec);
+    fclose(f);
+    struct gr_metric a;
+    CHECK(runlog_parse_line_jansson(buf, &a) == 1);
+    CHECK_STR(a.text, "caf\xc3\xa9 \xef\xbf\xbd ok \xef\xbf\xbd\xef\xbf\xbd "
+              "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd end \xef\xbf\xbd\xef\xbf\xbd");
+    CHECK(metric_get(&a, "iter", 0) == 3);
+    free(buf);
 }
 
 static char root[] = "/tmp/garage-test-runlog-XXXXXX";
@@ -166,6 +193,7 @@ int
 main(void)
 {
     test_lines();
+    test_write_utf8();
     test_logs();
     return check_exit();
 }

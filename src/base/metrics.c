@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistr.h>
 
 #include "base/xalloc.h"
 
@@ -87,11 +88,26 @@ metric_get(const struct gr_metric *rec, const char *key, double def)
     return def;
 }
 
+/* s as a JSON string.  Text can hold any bytes (a model's answer may end
+ * inside a UTF-8 sequence), but a log line must be UTF-8 to be JSON: a
+ * byte that starts no valid sequence becomes U+FFFD. */
 static void
 write_json_string(FILE *f, const char *s)
 {
     fputc('"', f);
+    const unsigned char *end = (const unsigned char *)s + strlen(s);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p >= 0x80) {
+            ucs4_t uc;
+            int len = u8_mbtoucr(&uc, p, (size_t)(end - p));
+            if (len < 1) {
+                fputs("\ufffd", f);
+                continue;
+            }
+            fwrite(p, 1, (size_t)len, f);
+            p += len - 1;
+            continue;
+        }
         switch (*p) {
         case '"':  fputs("\\\"", f); break;
         case '\\': fputs("\\\\", f); break;

@@ -272,54 +272,6 @@ rank_load_labels(struct gr_ctx *ctx, const struct workspace *ws, const char *pat
 
 /* ---- sampling ------------------------------------------------------- */
 
-/* Make s valid UTF-8 without control characters other than newline and
- * tab (invalid bytes become U+FFFD), trimmed of surrounding space.  Model
- * output is bytes; labels are JSON text. */
-static char *
-clean_text(const char *s, size_t n)
-{
-    char *o = xmalloc(3 * n + 1), *q = o;
-    const unsigned char *p = (const unsigned char *)s, *end = p + n;
-    while (p < end) {
-        unsigned c = *p;
-        int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        int ok = len > 0 && p + len <= end;
-        for (int i = 1; ok && i < len; i++)
-            ok = (p[i] & 0xc0) == 0x80;
-        if (ok && len > 1) {
-            unsigned cp = c & (0x7f >> len);
-            for (int i = 1; i < len; i++)
-                cp = cp << 6 | (p[i] & 0x3f);
-            ok = !(len == 2 && cp < 0x80) && !(len == 3 && cp < 0x800) &&
-                 !(len == 4 && (cp < 0x10000 || cp > 0x10ffff)) &&
-                 !(cp >= 0xd800 && cp <= 0xdfff);
-        }
-        if (!ok) {
-            memcpy(q, "\xef\xbf\xbd", 3);
-            q += 3;
-            p++;
-            continue;
-        }
-        if (len == 1 && (c < 0x20 || c == 0x7f) && c != '\n' && c != '\t') {
-            p++;
-            continue;
-        }
-        memcpy(q, p, (size_t)len);
-        q += len;
-        p += len;
-    }
-    *q = '\0';
-    char *a = o;
-    while (*a && isspace((unsigned char)*a))
-        a++;
-    q = a + strlen(a);
-    while (q > a && isspace((unsigned char)q[-1]))
-        q--;
-    *q = '\0';
-    memmove(o, a, (size_t)(q - a) + 1);
-    return o;
-}
-
 struct sampler {
     struct gpt model;
     struct kvcache kv;
@@ -372,7 +324,7 @@ sample_answers(struct sampler *s, const struct bpe *t, const int32_t *prompt,
     for (int k = 0; k < K; k++) {
         size_t nb;
         char *raw = bpe_decode(t, s->hist + (size_t)k * T, (size_t)len[k], &nb);
-        out[k] = clean_text(raw, nb);
+        out[k] = chat_clean_text(raw, nb);
         free(raw);
     }
 }
@@ -486,7 +438,7 @@ take_reply(const struct label_query *q, struct label_reply *rep, struct ranking 
         memcpy(r->ratings, rep->ratings, (size_t)K * sizeof *r->ratings);
     }
     if (rep->better) {
-        char *b = clean_text(rep->better, strlen(rep->better));
+        char *b = chat_clean_text(rep->better, strlen(rep->better));
         if (*b)
             r->better = b;
         else

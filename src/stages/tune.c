@@ -134,7 +134,11 @@ char *
 tune_answer_text(const struct bpe *t, const struct ppo_rollouts *ro, int b)
 {
     int n = ro->alen[b] - ro->ended[b];
-    return bpe_decode(t, ro->seq + (size_t)b * ro->T + ro->plen[b], (size_t)n, NULL);
+    size_t nb;
+    char *raw = bpe_decode(t, ro->seq + (size_t)b * ro->T + ro->plen[b], (size_t)n, &nb);
+    char *text = chat_clean_text(raw, nb);
+    free(raw);
+    return text;
 }
 
 int

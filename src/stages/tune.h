@@ -39,7 +39,8 @@ void tune_prompts_release(struct tune_prompts *p);
 enum gr_status tune_score(struct reward_model *rm, const struct ppo_rollouts *ro,
                           float *scores, struct gr_error *err);
 
-/* The answer of rollout b as text, without its <|end|>; caller frees. */
+/* The answer of rollout b as text, without its <|end|>, cleaned as
+ * chat_clean_text says (as rank shows answers); caller frees. */
 char *tune_answer_text(const struct bpe *t, const struct ppo_rollouts *ro, int b);
 
 /* The rule options (prefer, avoid, must_contain, target_length) of a

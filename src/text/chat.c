@@ -1,5 +1,6 @@
 #include "text/chat.h"
 
+#include <ctype.h>
 #include <string.h>
 
 #include "base/xalloc.h"
@@ -82,4 +83,50 @@ chat_encode_pair(const struct bpe *t, const char *prompt, const char *answer,
         return rc;
     push(toks, NULL, ntok, cap, BPE_END, 0);
     return GR_OK;
+}
+
+/* Model output is bytes; labels, logs and the screen want text. */
+char *
+chat_clean_text(const char *s, size_t n)
+{
+    char *o = xmalloc(3 * n + 1), *q = o;
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    while (p < end) {
+        unsigned c = *p;
+        int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        int ok = len > 0 && p + len <= end;
+        for (int i = 1; ok && i < len; i++)
+            ok = (p[i] & 0xc0) == 0x80;
+        if (ok && len > 1) {
+            unsigned cp = c & (0x7f >> len);
+            for (int i = 1; i < len; i++)
+                cp = cp << 6 | (p[i] & 0x3f);
+            ok = !(len == 2 && cp < 0x80) && !(len == 3 && cp < 0x800) &&
+                 !(len == 4 && (cp < 0x10000 || cp > 0x10ffff)) &&
+                 !(cp >= 0xd800 && cp <= 0xdfff);
+        }
+        if (!ok) {
+            memcpy(q, "\xef\xbf\xbd", 3);
+            q += 3;
+            p++;
+            continue;
+        }
+        if (len == 1 && (c < 0x20 || c == 0x7f) && c != '\n' && c != '\t') {
+            p++;
+            continue;
+        }
+        memcpy(q, p, (size_t)len);
+        q += len;
+        p += len;
+    }
+    *q = '\0';
+    char *a = o;
+    while (*a && isspace((unsigned char)*a))
+        a++;
+    q = a + strlen(a);
+    while (q > a && isspace((unsigned char)q[-1]))
+        q--;
+    *q = '\0';
+    memmove(o, a, (size_t)(q - a) + 1);
+    return o;
 }

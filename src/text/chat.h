@@ -44,4 +44,10 @@ enum gr_status chat_encode_pair(const struct bpe *t, const char *prompt,
                                 size_t *ntok, size_t *cap, size_t *prompt_len,
                                 struct gr_error *err);
 
+/* A model's output as text (caller frees): s (n bytes) made valid UTF-8
+ * (a byte that starts no valid sequence becomes U+FFFD: an answer can
+ * stop inside a character), without control characters other than
+ * newline and tab, trimmed of surrounding space. */
+char *chat_clean_text(const char *s, size_t n);
+
 #endif
