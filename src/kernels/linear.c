@@ -424,7 +424,9 @@ linear_backward_bf16(float *dinp, float *dw, float *db, const float *dout,
                      const gr_bf16 *w16, int N, int C, int OC)
 {
     prof_begin(PROF_MATMUL);
-    bf16_from_f32(dout16, dout, (size_t)N * OC);
+    assert(dout || !db);
+    if (dout)
+        bf16_from_f32(dout16, dout, (size_t)N * OC);
     if (dinp)       /* dinp (N,C) = dout (N,OC) . w (OC,C) */
         bf16_gemm(CblasNoTrans, CblasNoTrans, N, C, OC, dout16, OC, w16, C,
                   0.0f, dinp, C);

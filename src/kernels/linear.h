@@ -53,8 +53,9 @@ void linear_forward_bf16(float *out, const float *res, const float *inp,
                          int N, int C, int OC);
 
 /* Backward of linear_forward_bf16: as linear_backward, with the products
- * in bf16.  dout16 (N,OC) is scratch (it receives dout in bf16); inp16
- * and w16 as in the forward.  dinp (N,C) is overwritten. */
+ * in bf16.  dout16 (N,OC) is scratch (it receives dout in bf16), or,
+ * with dout NULL (and db NULL), holds dout in bf16 already; inp16 and w16
+ * as in the forward.  dinp (N,C) is overwritten. */
 void linear_backward_bf16(float *dinp, float *dw, float *db,
                           const float *dout, gr_bf16 *dout16,
                           const gr_bf16 *inp16, const gr_bf16 *w16,

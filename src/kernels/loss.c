@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "kernels/bf16.h"
 #include "kernels/par.h"
 #include "kernels/prof.h"
 
@@ -61,6 +62,37 @@ crossentropy_backward(float *dlogits, const float *logits, const float *lse,
         }
         row_xent_back(d, logits + (size_t)n * V, lse[n], s, V);
         d[t] -= s;
+    }
+    prof_end(PROF_LOSS);
+}
+
+GR_CLONES static void
+row_xent_back16(uint16_t *d, const float *x, float lse, float scale, int t,
+                int V)
+{
+    for (int i = 0; i < V; i++) {
+        float g = scale * expf(x[i] - lse) - (i == t ? scale : 0.0f);
+        d[i] = bf16_round(g);
+    }
+}
+
+void
+crossentropy_backward_bf16(uint16_t *d16, const float *logits,
+                           const float *lse, const int32_t *targets,
+                           const float *dlosses, int N, int V)
+{
+    prof_begin(PROF_LOSS);
+#pragma omp parallel for num_threads(kernels_threads()) \
+    if ((size_t)N * V > 1 << 15)
+    for (int n = 0; n < N; n++) {
+        uint16_t *d = d16 + (size_t)n * V;
+        int t = targets ? targets[n] : -1;
+        float s = t >= 0 ? dlosses[n] : 0.0f;
+        if (s == 0.0f) {
+            memset(d, 0, (size_t)V * sizeof *d);
+            continue;
+        }
+        row_xent_back16(d, logits + (size_t)n * V, lse[n], s, t, V);
     }
     prof_end(PROF_LOSS);
 }

@@ -17,6 +17,13 @@ void crossentropy_backward(float *dlogits, const float *logits,
                            const float *lse, const int32_t *targets,
                            const float *dlosses, int N, int V);
 
+/* The same gradient rounded to bf16 into d16 (N,V), for a bf16 product
+ * to read straight away: no fp32 copy written and read back.  logits
+ * are left as they are. */
+void crossentropy_backward_bf16(uint16_t *d16, const float *logits,
+                                const float *lse, const int32_t *targets,
+                                const float *dlosses, int N, int V);
+
 /* In place: each row (N,V) becomes softmax(row / temperature). */
 void softmax_rows(float *x, int N, int V, float temperature);
 

@@ -525,11 +525,19 @@ backward_from_dlosses(struct gpt *m)
 {
     struct gpt_acts *a = &m->a;
     int N = m->cur_B * m->cur_T, C = m->cfg.C, V = m->cfg.V;
-    crossentropy_backward(a->logits, a->logits, a->lse, a->targets,
-                          a->dlosses, N, V);
-    /* Tied head: logits = lnf . wte^T */
-    lin_backward(m, a->dln, m->p.wte, NULL, a->logits, a->lnf, a->lnf16,
-                 N, C, V);
+    /* Tied head: logits = lnf . wte^T.  In bf16 the gradient of the
+     * logits goes straight into the bf16 buffer the product reads. */
+    if (m->precision == GPT_BF16) {
+        crossentropy_backward_bf16(a->d16, a->logits, a->lse, a->targets,
+                                   a->dlosses, N, V);
+        lin_backward(m, a->dln, m->p.wte, NULL, NULL, a->lnf, a->lnf16, N,
+                     C, V);
+    } else {
+        crossentropy_backward(a->logits, a->logits, a->lse, a->targets,
+                              a->dlosses, N, V);
+        lin_backward(m, a->dln, m->p.wte, NULL, a->logits, a->lnf,
+                     a->lnf16, N, C, V);
+    }
     m->has_targets = 0;     /* the logits are gone */
     trunk_backward(m, a->dln);
 }
