@@ -19,7 +19,7 @@ expect 0 "$GARAGE" -C w tune steps=30 lr=1e-4 kl_coef=0.2 target_kl=4 ptx_coef=1
     precision=fp32
 has "$out" "Tuned to iteration 30"
 expect 0 "$GARAGE" -C w eval prompts="$tune_data/prompts-eval.txt" prefer=happy \
-    max_answer_tokens=16 kl_bound=$bound show=2
+    max_answer_tokens=16 kl_bound=$bound show=2 precision=fp32
 echo "$out"
 win=$(printf '%s\n' "$out" | sed -n 's/^  win rate, rule *\([0-9]*\)%.*/\1/p')
 kl=$(printf '%s\n' "$out" | sed -n 's/^  KL to the reference *\([-0-9.]*\) .*/\1/p')

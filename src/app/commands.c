@@ -251,6 +251,7 @@ static const struct gr_option eval_opts[] = {
     { "bpb", OPT_BOOL, "true", NOR, NULL, "also measure bits per byte of both on the corpus's held-out split" },
     { "bpb_windows", OPT_INT, "64", 1, 1000000, NULL, "context-long windows of the held-out split for bits per byte" },
     { "kl_bound", OPT_FLOAT, NULL, 0, 1e6, NULL, "warn when the KL to the reference is above this" },
+    { "precision", OPT_CHOICE, "auto", NOR, "auto|fp32|bf16", "weights both models' answers are sampled with, as chat reads them: bf16 halves the bytes read, and with more than 4 answers on a CPU with AMX runs their products on AMX tiles (the answers differ a little from fp32's; the KL and bits per byte are measured in fp32 either way); auto: bf16 where the CPU has AVX-512" },
     TUNE_RULE_OPTS,
     { NULL }
 };

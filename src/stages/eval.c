@@ -181,6 +181,10 @@ stage_eval(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
         if ((rc = ppo_init(&s[k].ppo, &h, &s[k].m, other, 0.0, 0, 0, err)) != GR_OK)
             goto out;
         s[k].have_ppo = 1;
+        if ((rc = kvcache_set_precision(&s[k].ppo.kv,
+                                        stage_gen_precision(args_str(a, "precision")),
+                                        err)) != GR_OK)
+            goto out;
     }
 
     run = workspace_run_name("eval");
