@@ -27,7 +27,7 @@ loss(void)
 {
     const int32_t *p[B] = { seqs[0], seqs[1], seqs[2] };
     float raw[B];
-    T = reward_pack(p, lens, B, TMAX, 1, inputs, plens);
+    T = reward_pack(p, lens, B, TMAX, NULL, inputs, plens);
     gpt_forward_trunk(&m, inputs, B, T, causal);
     reward_head_forward(gpt_hidden(&m), head, plens, B, T, m.cfg.C, raw);
     double s = 0;

@@ -126,14 +126,15 @@ print_version(void)
     printf("Products: %s, %d thread%s\n", kernels_sgemm_backend(),
            kernels_threads(), kernels_threads() == 1 ? "" : "s");
     /* what precision=auto picks here, and why not bf16 */
-    const char *why = NULL;
-    if (stage_train_precision(NULL) == GPT_BF16)
+    if (stage_train_precision(NULL) == GPT_BF16) {
         printf("Training (precision=auto): bf16 products (oneDNN, AMX)\n");
-    else if (!bf16_available(&why) || !amx_available(&why))
+    } else {
+        const char *why = NULL;
+        if (bf16_available(&why))
+            amx_available(&why);
         printf("Training (precision=auto): fp32 products (bf16: %s)\n",
                why ? why : "not available");
-    else
-        printf("Training (precision=auto): fp32 products\n");
+    }
     printf("Generation (precision=auto): %s\n",
            stage_gen_precision(NULL) != GPT_BF16 ?
            "fp32 weights (bf16 weights need AVX-512)" :

@@ -44,28 +44,6 @@ crossentropy_forward(float *losses, float *lse, const float *logits,
     prof_end(PROF_LOSS);
 }
 
-void
-crossentropy_backward(float *dlogits, const float *logits, const float *lse,
-                      const int32_t *targets, const float *dlosses,
-                      int N, int V)
-{
-    prof_begin(PROF_LOSS);
-#pragma omp parallel for num_threads(kernels_threads()) \
-    if ((size_t)N * V > 1 << 15)
-    for (int n = 0; n < N; n++) {
-        float *d = dlogits + (size_t)n * V;
-        int t = targets ? targets[n] : -1;
-        float s = t >= 0 ? dlosses[n] : 0.0f;
-        if (s == 0.0f) {
-            memset(d, 0, (size_t)V * sizeof *d);
-            continue;
-        }
-        row_xent_back(d, logits + (size_t)n * V, lse[n], s, V);
-        d[t] -= s;
-    }
-    prof_end(PROF_LOSS);
-}
-
 GR_CLONES static void
 row_xent_back16(uint16_t *d, const float *x, float lse, float scale, int t,
                 int V)
@@ -76,25 +54,48 @@ row_xent_back16(uint16_t *d, const float *x, float lse, float scale, int t,
     }
 }
 
-void
-crossentropy_backward_bf16(uint16_t *d16, const float *logits,
-                           const float *lse, const int32_t *targets,
-                           const float *dlosses, int N, int V)
+/* The gradient of the logits into d32 (fp32, may be logits) or, when d32
+ * is NULL, into d16 (bf16). */
+static void
+xent_backward(float *d32, uint16_t *d16, const float *logits, const float *lse,
+              const int32_t *targets, const float *dlosses, int N, int V)
 {
     prof_begin(PROF_LOSS);
 #pragma omp parallel for num_threads(kernels_threads()) \
     if ((size_t)N * V > 1 << 15)
     for (int n = 0; n < N; n++) {
-        uint16_t *d = d16 + (size_t)n * V;
+        size_t row = (size_t)n * V;
         int t = targets ? targets[n] : -1;
         float s = t >= 0 ? dlosses[n] : 0.0f;
         if (s == 0.0f) {
-            memset(d, 0, (size_t)V * sizeof *d);
-            continue;
+            if (d32)
+                memset(d32 + row, 0, (size_t)V * sizeof *d32);
+            else
+                memset(d16 + row, 0, (size_t)V * sizeof *d16);
+        } else if (d32) {
+            row_xent_back(d32 + row, logits + row, lse[n], s, V);
+            d32[row + (size_t)t] -= s;
+        } else {
+            row_xent_back16(d16 + row, logits + row, lse[n], s, t, V);
         }
-        row_xent_back16(d, logits + (size_t)n * V, lse[n], s, t, V);
     }
     prof_end(PROF_LOSS);
+}
+
+void
+crossentropy_backward(float *dlogits, const float *logits, const float *lse,
+                      const int32_t *targets, const float *dlosses,
+                      int N, int V)
+{
+    xent_backward(dlogits, NULL, logits, lse, targets, dlosses, N, V);
+}
+
+void
+crossentropy_backward_bf16(uint16_t *d16, const float *logits,
+                           const float *lse, const int32_t *targets,
+                           const float *dlosses, int N, int V)
+{
+    xent_backward(NULL, d16, logits, lse, targets, dlosses, N, V);
 }
 
 GR_CLONES static void

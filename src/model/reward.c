@@ -12,7 +12,7 @@
 
 int
 reward_pack(const int32_t *const *seqs, const int *lens, int n, int T_max,
-            int multiple, int32_t *inputs, int *lens_out)
+            const struct gpt *pad, int32_t *inputs, int *lens_out)
 {
     int T = 1;
     for (int i = 0; i < n; i++) {
@@ -21,9 +21,9 @@ reward_pack(const int32_t *const *seqs, const int *lens, int n, int T_max,
         if (l > T)
             T = l;
     }
-    if (multiple > 1) {
-        int p = (T + multiple - 1) / multiple * multiple;
-        T = p < T_max ? p : T_max > T ? T_max : T;
+    if (pad) {
+        int p = gpt_padded_len(pad, T);
+        T = p < T_max ? p : T_max;
     }
     for (int i = 0; i < n; i++) {
         int l = lens_out[i];
@@ -156,7 +156,8 @@ reward_score_batch(struct reward_model *rm, const int32_t *const *seqs,
         enum gr_status rc = reserve(rm, B, T, err);
         if (rc != GR_OK)
             return rc;
-        T = reward_pack(seqs + first, lens + first, B, Tmax, 1, rm->inputs, rm->lens);
+        T = reward_pack(seqs + first, lens + first, B, Tmax, NULL, rm->inputs,
+                        rm->lens);
         gpt_forward_trunk(&rm->gpt, rm->inputs, B, T, rm->causal);
         reward_head_forward(gpt_hidden(&rm->gpt), rm->head, rm->lens, B, T, C,
                             scores + first);

@@ -59,13 +59,12 @@ enum gr_status reward_score_texts(struct reward_model *rm, const struct bpe *t,
 /* ---- for training (stages/reward.c) -------------------------------- */
 
 /* Copy n sequences into inputs (n,T) padded with <|endoftext|>, where T
- * is the longest length capped at T_max, rounded up to a multiple of
- * `multiple` (at most T_max; 1: no rounding, as a bidirectional trunk
- * needs); lens_out (n) gets each kept length (the last T_max tokens of a
- * longer one).  Returns T. */
+ * is the longest length capped at T_max, then, when pad is not NULL, as
+ * gpt_padded_len(pad, T) says (at most T_max; a causal trunk's batches:
+ * a bidirectional one would see the padding); lens_out (n) gets each
+ * kept length (the last T_max tokens of a longer one).  Returns T. */
 int reward_pack(const int32_t *const *seqs, const int *lens, int n, int T_max,
-                int multiple,
-                int32_t *inputs, int *lens_out);
+                const struct gpt *pad, int32_t *inputs, int *lens_out);
 
 /* raw (B) = w . hidden[b, lens[b]-1] + b for hidden (B,T,C). */
 void reward_head_forward(const float *hidden, const float *head,

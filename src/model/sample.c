@@ -134,14 +134,15 @@ kvcache_set_precision(struct kvcache *kv, enum gpt_precision p,
                        "(F, BW, VL), which this CPU lacks");
     uint16_t **w;
     size_t n;
+    /* the packed matrices, the head last, then the rows' scratch */
+    size_t rows_at = amx_offset(&kv->cfg, kv->cfg.L, 0) +
+                     amx_packed_len(kv->cfg.C, kv->cfg.V);
     if (kv->NB <= BF16_MAX_ROWS) {
         w = &kv->w16;
         n = gpt_num_params(&kv->cfg);
     } else if (amx_available(NULL)) {
         w = &kv->wamx;
-        n = amx_offset(&kv->cfg, kv->cfg.L, 0) +
-            amx_packed_len(kv->cfg.C, kv->cfg.V) +  /* the head last */
-            amx_rows_len(kv->NB * kv->chunk, 4 * kv->cfg.C);
+        n = rows_at + amx_rows_len(kv->NB * kv->chunk, 4 * kv->cfg.C);
     } else {
         return GR_OK;           /* fp32 (sample.h) */
     }
@@ -150,8 +151,7 @@ kvcache_set_precision(struct kvcache *kv, enum gpt_precision p,
         return gr_fail(err, GR_ENOMEM, "cannot allocate %zu MiB for bf16 "
                        "weights", n * sizeof **w >> 20);
     if (kv->wamx)
-        kv->a16 = kv->wamx + amx_offset(&kv->cfg, kv->cfg.L, 0) +
-                  amx_packed_len(kv->cfg.C, kv->cfg.V);
+        kv->a16 = kv->wamx + rows_at;
     kv->precision = GPT_BF16;
     return GR_OK;
 }

@@ -31,7 +31,7 @@ struct pt_opts {
     int masked;
     int resume;
     int profile;                /* time each kind of layer */
-    int bf16;                   /* precision=bf16: bf16 matrix products */
+    enum gpt_precision precision;   /* of the matrix products */
     uint64_t seed;
 };
 
@@ -158,7 +158,7 @@ read_opts(struct pt_opts *o, const struct gr_args *a, const struct workspace *ws
     o->masked = strcmp(args_str(a, "objective"), "masked") == 0;
     o->resume = args_bool(a, "resume");
     o->profile = args_bool(a, "profile");
-    o->bf16 = stage_train_precision(args_str(a, "precision")) == GPT_BF16;
+    o->precision = stage_train_precision(args_str(a, "precision"));
     o->seed = args_has(a, "seed") ? (uint64_t)args_int(a, "seed") : ws->seed;
 }
 
@@ -237,7 +237,7 @@ setup(struct pt_run *r, struct gr_rng *rng, struct gr_error *err)
     if (r->val.ntok < 3)
         return gr_fail(err, GR_EINPUT, "the held-out split has only %zu tokens: add more "
                        "text or raise val_fraction", r->val.ntok);
-    if (o->bf16 && (rc = gpt_set_precision(&r->model, GPT_BF16, err)) != GR_OK)
+    if ((rc = gpt_set_precision(&r->model, o->precision, err)) != GR_OK)
         return rc;
     if ((rc = gpt_alloc_acts(&r->model, o->B, o->T, err)) != GR_OK)
         return rc;
@@ -384,7 +384,7 @@ stage_pretrain(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err
                  cfg->L, cfg->NH, cfg->C, cfg->T, N / 1e6,
                  o->masked ? "masked LM" : "next token", r.train.ntok,
                  kernels_blas_core(),
-                 stage_products_name(o->bf16 ? GPT_BF16 : GPT_FP32));
+                 stage_products_name(o->precision));
     {
         struct gr_metric rec;
         metric_begin(&rec, "run");

@@ -295,12 +295,12 @@ build_probes(struct rw_run *r, const struct ranking_set *s, struct gr_error *err
 
 /* ---- forward and backward ------------------------------------------ */
 
-/* Batches padded to a multiple of this length (gpt_padded_len): a causal
- * trunk does not see the padding. */
-static int
-pad_multiple(const struct rw_run *r)
+/* The model batches are padded for (reward_pack): a causal trunk does
+ * not see the padding. */
+static const struct gpt *
+pad_for(const struct rw_run *r)
 {
-    return r->o.causal && r->model.precision == GPT_BF16 ? GPT_PAD_BF16 : 1;
+    return r->o.causal ? &r->model : NULL;
 }
 
 /* Raw scores of the candidates [c0, c0+B) of it into r->raw (B); leaves
@@ -309,7 +309,7 @@ static void
 forward_group(struct rw_run *r, const struct rw_item *it, int c0, int B)
 {
     int T = reward_pack((const int32_t *const *)it->seq + c0, it->len + c0, B,
-                        r->model.cfg.T, pad_multiple(r), r->inputs, r->lens);
+                        r->model.cfg.T, pad_for(r), r->inputs, r->lens);
     gpt_forward_trunk(&r->model, r->inputs, B, T, r->o.causal);
     reward_head_forward(gpt_hidden(&r->model), r->head, r->lens, B, T, r->C, r->raw);
     r->maxT = T;        /* T of the last forward, for the backward */
@@ -487,7 +487,7 @@ evaluate(struct rw_run *r, int full)
     split_stats(r, r->held, r->nheld, &r->st_held);
     for (int p = 0; p < NPROBES; p++) {
         const int32_t *seq = r->probe_seq[p];
-        int T = reward_pack(&seq, &r->probe_len[p], 1, r->model.cfg.T, pad_multiple(r),
+        int T = reward_pack(&seq, &r->probe_len[p], 1, r->model.cfg.T, pad_for(r),
                             r->inputs, r->lens);
         gpt_forward_trunk(&r->model, r->inputs, 1, T, r->o.causal);
         reward_head_forward(gpt_hidden(&r->model), r->head, r->lens, 1, T, r->C, r->raw);

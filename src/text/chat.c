@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <string.h>
+#include <unistr.h>
 
 #include "base/xalloc.h"
 
@@ -92,31 +93,20 @@ chat_clean_text(const char *s, size_t n)
     char *o = xmalloc(3 * n + 1), *q = o;
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
     while (p < end) {
-        unsigned c = *p;
-        int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        int ok = len > 0 && p + len <= end;
-        for (int i = 1; ok && i < len; i++)
-            ok = (p[i] & 0xc0) == 0x80;
-        if (ok && len > 1) {
-            unsigned cp = c & (0x7f >> len);
-            for (int i = 1; i < len; i++)
-                cp = cp << 6 | (p[i] & 0x3f);
-            ok = !(len == 2 && cp < 0x80) && !(len == 3 && cp < 0x800) &&
-                 !(len == 4 && (cp < 0x10000 || cp > 0x10ffff)) &&
-                 !(cp >= 0xd800 && cp <= 0xdfff);
-        }
-        if (!ok) {
+        ucs4_t uc;
+        int len = u8_mbtoucr(&uc, p, (size_t)(end - p));
+        if (len < 1) {          /* invalid or cut short: one byte */
             memcpy(q, "\xef\xbf\xbd", 3);
             q += 3;
             p++;
             continue;
         }
-        if (len == 1 && (c < 0x20 || c == 0x7f) && c != '\n' && c != '\t') {
-            p++;
+        if ((uc < 0x20 || uc == 0x7f) && uc != '\n' && uc != '\t') {
+            p++;                /* a control character */
             continue;
         }
         memcpy(q, p, (size_t)len);
-        q += len;
+        q += (size_t)len;
         p += len;
     }
     *q = '\0';
