@@ -1,7 +1,9 @@
 #include "app/workspace.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +51,54 @@ out:
     return rc;
 }
 
+/* garage.yaml is ours and flat: "key: value" lines (garage, seed), blank
+ * lines and # comments.  Anything else is an error naming the line: a
+ * setting read wrong (a seed of "42x" taken as 42) would change runs
+ * silently. */
+static enum gr_status
+read_settings(struct workspace *ws, int *version, const char *yaml,
+              char *text, struct gr_error *err)
+{
+    int lineno = 0;
+    for (char *line = text, *next; line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        size_t len = strlen(line);
+        while (len > 0 && strchr(" \t\r", line[len - 1]))
+            line[--len] = '\0';
+        line += strspn(line, " \t");
+        if (!*line)
+            continue;
+        char *colon = strchr(line, ':');
+        if (!colon)
+            return gr_fail(err, GR_ECORRUPT, "%s:%d: expected 'key: value', "
+                           "got '%s'", yaml, lineno, line);
+        *colon = '\0';
+        const char *val = colon + 1 + strspn(colon + 1, " \t");
+        int is_seed = !strcmp(line, "seed");
+        if (!is_seed && strcmp(line, "garage") != 0)
+            return gr_fail(err, GR_ECORRUPT, "%s:%d: unknown setting '%s' "
+                           "(expected 'garage' or 'seed')", yaml, lineno, line);
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(val, &end, 10);
+        if (!isdigit((unsigned char)*val) || *end || errno == ERANGE)
+            return gr_fail(err, GR_ECORRUPT, "%s:%d: %s: expected a whole "
+                           "number from 0 to %llu, got '%s'", yaml, lineno,
+                           line, ULLONG_MAX, val);
+        if (is_seed)
+            ws->seed = v;
+        else
+            *version = v > 1000 ? 1000 : (int)v;
+    }
+    return GR_OK;
+}
+
 enum gr_status
 workspace_open(struct workspace *ws, const char *dir, struct gr_error *err)
 {
@@ -69,18 +119,10 @@ workspace_open(struct workspace *ws, const char *dir, struct gr_error *err)
     }
     if ((rc = fs_read_all(yaml, &text, NULL, err)) != GR_OK)
         goto out;
-    /* garage.yaml is ours and flat: "key: value" lines. */
     ws->seed = 1337;
     int version = 0;
-    int lineno = 0;
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-        lineno++;
-        unsigned long long v;
-        if (sscanf(line, "garage: %llu", &v) == 1)
-            version = (int)v;
-        else if (sscanf(line, "seed: %llu", &v) == 1)
-            ws->seed = v;
-    }
+    if ((rc = read_settings(ws, &version, yaml, text, err)) != GR_OK)
+        goto out;
     if (version != 1) {
         rc = gr_fail(err, GR_ECORRUPT, "%s: missing or unsupported 'garage:' version "
                      "(this garage reads 1)", yaml);
