@@ -74,9 +74,9 @@ same "$(printf '%s\n' "$out" | grep -c '^workspace ')" 2
 
 printf 'status\ninfo checkpoint=nope.ckpt\nstatus\npretrian\nsample prompt="open\n' > bad2.txt
 expect 1 feed bad2.txt -q -C ws repl
-same "$err" "garage: line 2: nope.ckpt: No such file or directory"
+same "$err" "garage: line 2: nope.ckpt: no such checkpoint"
 expect 1 feed bad2.txt -q -C ws repl keep_going=true    # the first failure's status
-same "$err" "garage: line 2: nope.ckpt: No such file or directory
+same "$err" "garage: line 2: nope.ckpt: no such checkpoint
 garage: line 4: unknown command 'pretrian' (did you mean 'pretrain'?)
 garage: line 5: missing closing quote (\")"
 

@@ -26,6 +26,31 @@ has "$err" "there is no tokenizer yet"
 expect 1 "$GARAGE" -C ws sample
 has "$err" "there is no tokenizer yet"
 
+# garage.yaml: comments, blank lines and CRLF are fine; a setting that
+# does not read is an error naming the line, never a silent default
+printf '# mine\r\ngarage: 1\r\n\r\nseed: 42   # the answer\r\n' > ws/garage.yaml
+expect 0 "$GARAGE" -C ws status
+has "$out" "(seed 42)"
+printf 'garage: 1\nseed: 42x\n' > ws/garage.yaml
+expect 1 "$GARAGE" -C ws status
+same "$err" "garage: ws/garage.yaml:2: seed: expected a whole number from 0 to 18446744073709551615, got '42x'"
+printf 'garage: 1\nsed: 42\n' > ws/garage.yaml
+expect 1 "$GARAGE" -C ws status
+same "$err" "garage: ws/garage.yaml:2: unknown setting 'sed' (expected 'garage' or 'seed')"
+printf 'garage: 1\nseed 42\n' > ws/garage.yaml
+expect 1 "$GARAGE" -C ws corpus info
+has "$err" "ws/garage.yaml:2: expected 'key: value', got 'seed 42'"
+printf 'garage: 1\nseed: 1337\n' > ws/garage.yaml
+
+# a checkpoint path is read from the current folder; under -C, a path
+# that names a file in the workspace gets a hint
+mkdir -p ws/checkpoints && : > ws/checkpoints/x.ckpt
+expect 1 "$GARAGE" -C ws info checkpoint=checkpoints/x.ckpt
+same "$err" "garage: checkpoints/x.ckpt: no such checkpoint (file paths are read from the current folder: did you mean ws/checkpoints/x.ckpt?)"
+expect 1 "$GARAGE" -C ws info checkpoint=checkpoints/y.ckpt
+same "$err" "garage: checkpoints/y.ckpt: no such checkpoint"
+rm ws/checkpoints/x.ckpt
+
 # a file where the workspace should be
 echo hi > afile
 expect 1 "$GARAGE" init afile

@@ -36,8 +36,8 @@ pick(const struct workspace *ws, const char *arg, char **out, struct gr_error *e
             return gr_fail(err, GR_ESTATE, "there is no %s checkpoint yet", base);
         return GR_OK;
     }
-    return gr_fail(err, GR_EINPUT, "%s: no such checkpoint (give a file, or one of "
-                   "base, sft, tuned)", arg);
+    return stage_no_checkpoint(ws->root, arg, " (give a file, or one of base, "
+                               "sft, tuned)", err);
 }
 
 /* Load path's model into c (replacing the current one only on success). */

@@ -30,13 +30,36 @@ stage_load_tokenizer(const struct workspace *ws, struct bpe *t,
 }
 
 enum gr_status
+stage_no_checkpoint(const char *dir, const char *path, const char *extra,
+                    struct gr_error *err)
+{
+    char *inside = NULL;
+    if (dir && strcmp(dir, ".") != 0 && path[0] != '/') {
+        inside = fs_join(dir, path);
+        if (!fs_exists(inside)) {
+            free(inside);
+            inside = NULL;
+        }
+    }
+    enum gr_status rc;
+    if (inside)
+        rc = gr_fail(err, GR_EINPUT, "%s: no such checkpoint (file paths are "
+                     "read from the current folder: did you mean %s?)", path,
+                     inside);
+    else
+        rc = gr_fail(err, GR_EINPUT, "%s: no such checkpoint%s", path, extra);
+    free(inside);
+    return rc;
+}
+
+enum gr_status
 stage_pick_checkpoint(const struct workspace *ws, const char *path,
                       const char *kinds, char **out, struct gr_error *err)
 {
     *out = NULL;
     if (path) {
         if (!fs_exists(path))
-            return gr_fail(err, GR_EINPUT, "%s: no such checkpoint", path);
+            return stage_no_checkpoint(ws ? ws->root : NULL, path, "", err);
         *out = xstrdup(path);
         return GR_OK;
     }

@@ -19,6 +19,13 @@ enum gr_status stage_pick_checkpoint(const struct workspace *ws,
                                      const char *path, const char *kinds,
                                      char **out, struct gr_error *err);
 
+/* GR_EINPUT "PATH: no such checkpoint" followed by extra; but when PATH
+ * is relative and names a file inside the workspace folder dir (garage -C
+ * DIR), the message gives that path instead of extra: file paths are
+ * read from the current folder, as everywhere in garage. */
+enum gr_status stage_no_checkpoint(const char *dir, const char *path,
+                                   const char *extra, struct gr_error *err);
+
 /* Load a checkpoint and check it was made with tokenizer t. */
 enum gr_status stage_load_checkpoint(const char *path, const struct bpe *t,
                                      struct gpt *m, struct ckpt_meta *meta,

@@ -95,6 +95,8 @@ stage_info(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
         if (rc != GR_OK)
             return rc;
         path = picked;
+    } else if (!fs_exists(path)) {
+        return stage_no_checkpoint(ctx->dir, path, "", err);
     }
     struct ckpt_meta meta;
     struct gpt m;
