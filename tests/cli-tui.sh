@@ -84,6 +84,8 @@ tm resize-window -t app -x 100 -y 30
 sleep 0.5
 tm resize-window -t app -x 50 -y 14
 sleep 0.5
+tm resize-window -t app -x 30 -y 8      # too small: says so, in lines that fit
+wait_for "30x8, needs 40x10" 10
 tm resize-window -t app -x 80 -y 24
 # a screen drawn after the last resize: samples of a later evaluation
 sleep 0.3

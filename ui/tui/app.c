@@ -1059,10 +1059,11 @@ draw_all(struct tui *t)
 {
     erase();
     if (LINES < 10 || COLS < 40) {
-        draw_text(0, 0, COLS, A_BOLD, "garage: the terminal is too small");
-        draw_textf(1, 0, COLS, A_NORMAL, "(%dx%d; 40x10 at least, 80x24 is best)",
-                   COLS, LINES);
-        draw_text(2, 0, COLS, A_NORMAL, "q quits");
+        /* Short lines: the message must fit where nothing else does. */
+        draw_text(0, 0, COLS, A_BOLD, "Terminal too small:");
+        draw_textf(1, 0, COLS, A_NORMAL, "%dx%d, needs 40x10", COLS, LINES);
+        draw_text(2, 0, COLS, A_NORMAL, "(80x24 is best)");
+        draw_text(3, 0, COLS, A_NORMAL, "q quits");
         curs_set(0);
         refresh();
         return;
