@@ -56,6 +56,8 @@ has "$out" "All 300 prompts are ranked already"
 [ "$(wc -l < ws/labels/rankings.jsonl)" -eq 300 ] || fail "expected 300 labels"
 grep -q '"labeler":"rule","checkpoint":"checkpoints/base-000150.ckpt"' ws/labels/rankings.jsonl ||
     fail "labels do not name the labeler and the checkpoint"
+grep -q '"rule":{"prefer":\["cat","dog"\],"avoid":\[\],"must_contain":\[\],"target_length":40}' \
+    ws/labels/rankings.jsonl || fail "rule labels do not record their rule"
 grep -q 'comment' ws/labels/rankings.jsonl && fail "a comment line was ranked"
 
 # A bad line is named and skipped; the rest still loads.

@@ -160,6 +160,18 @@ test_round_trip(void)
     ranking_release(&r);
     ranking_release(&r2);
 
+    /* a rule label keeps its rule through a rewrite; a rule that is not
+     * an object is a bad line */
+    CHECK(parse("{\"prompt\":\"p\",\"answers\":[\"a\",\"b\"],\"order\":[1,0],"
+                "\"labeler\":\"rule\",\"rule\":{\"prefer\":[\"cat\"],"
+                "\"target_length\":80}}", &r) == 0);
+    line = ranking_to_line(&r);
+    CHECK(strstr(line, "\"rule\":{\"prefer\":[\"cat\"],\"target_length\":80}") != NULL);
+    free(line);
+    ranking_release(&r);
+    CHECK(parse("{\"prompt\":\"p\",\"answers\":[\"a\",\"b\"],\"order\":[1,0],"
+                "\"rule\":\"cat\"}", &r) == -1);
+
     /* appends after a torn last line start on a fresh line */
     char path[] = "/tmp/test-rankings-XXXXXX";
     int fd = mkstemp(path);

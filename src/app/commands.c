@@ -352,8 +352,8 @@ const struct gr_command gr_commands[] = {
       "to stop.  labeler=rule ranks by a fixed rule, for headless runs: +1 for each "
       "prefer word an answer contains, -1 for each avoid word, -100 for each missing "
       "must_contain word (whole words, any case), minus min(1, |length - target_length| / "
-      "target_length) in tenths; equal scores are ties.  Each label is appended to "
-      "labels/rankings.jsonl with its own fsync before the next prompt is shown; running "
+      "target_length) in tenths; equal scores are ties (each label records the rule).  Each "
+      "label is appended to labels/rankings.jsonl with its own fsync before the next prompt is shown; running "
       "the step again resumes where it stopped.  A prompt with fewer than two usable "
       "answers is skipped with a notice.", CMD_WORKSPACE, rank_opts, stage_rank },
     { "prefs", "import or export preference pairs (JSONL prompt/chosen/rejected)", NULL,

@@ -364,6 +364,26 @@ struct rank_opts {
     struct rank_rule rule;
 };
 
+/* The rule's settings, as a label records them. */
+static json_t *
+rule_json(const struct rank_rule *rule)
+{
+    struct { const char *key; char *const *v; size_t n; } lists[] = {
+        { "prefer", rule->prefer, rule->nprefer },
+        { "avoid", rule->avoid, rule->navoid },
+        { "must_contain", rule->must, rule->nmust },
+    };
+    json_t *o = json_object();
+    for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
+        json_t *a = json_array();
+        for (size_t j = 0; j < lists[i].n; j++)
+            json_array_append_new(a, json_string(lists[i].v[j]));
+        json_object_set_new(o, lists[i].key, a);
+    }
+    json_object_set_new(o, "target_length", json_integer(rule->target_length));
+    return o;
+}
+
 static void
 read_opts(struct rank_opts *o, const struct gr_args *a, const struct workspace *ws)
 {
@@ -620,6 +640,8 @@ stage_rank(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
         memcpy(r.answers, answers, (size_t)K * sizeof *answers);
         r.nanswers = K;
         r.labeler = xstrdup(o.human ? "human" : "rule");
+        if (!o.human)
+            r.rule = rule_json(&o.rule);
         r.checkpoint = xstrdup(ckrel);
         struct label_query q = {
             .prompt = prompts[i], .nanswers = K, .number = number, .total = left,

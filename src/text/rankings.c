@@ -27,6 +27,7 @@ ranking_release(struct ranking *r)
     free(r->labeler);
     free(r->checkpoint);
     free(r->time);
+    json_decref(r->rule);
     memset(r, 0, sizeof *r);
 }
 
@@ -236,6 +237,14 @@ ranking_parse(const json_t *obj, struct ranking *r, char why[JSONL_REASON])
         parse_answers(obj, r, why) || parse_order(obj, r, why) ||
         parse_ratings(obj, r, why))
         goto fail;
+    json_t *rule = json_object_get(obj, "rule");
+    if (rule && !json_is_null(rule)) {
+        if (!json_is_object(rule)) {
+            bad(why, "field 'rule' is not an object");
+            goto fail;
+        }
+        r->rule = json_incref(rule);
+    }
     if (!r->prompt)
         goto fail_msg;
     if (r->better && !*r->better) {
@@ -310,6 +319,8 @@ ranking_to_line(const struct ranking *r)
                                                        : json_null());
     if (r->time)
         json_object_set_new(o, "time", json_string(r->time));
+    if (r->rule)
+        json_object_set(o, "rule", r->rule);
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     char *line = xasprintf("%s\n", s);

@@ -7,6 +7,9 @@
  *    "labeler": "human", "checkpoint": "checkpoints/sft-000300.ckpt",
  *    "time": "2024-05-01T12:00:00Z"}
  *
+ * A label of labeler "rule" also records its rule: "rule": {"prefer":
+ * [...], "avoid": [...], "must_contain": [...], "target_length": N}.
+ *
  * order lists every answer (0-based indices into answers), best first;
  * ties holds groups of answers that are equally good; ratings (optional)
  * are 0..5 per answer or null; better (optional) is an answer the person
@@ -42,6 +45,7 @@ struct ranking {
     char *labeler;          /* "human", "rule", "import", ... */
     char *checkpoint;       /* NULL when unknown */
     char *time;             /* ISO 8601, NULL when unknown */
+    json_t *rule;           /* labeler "rule": its settings (an object, owned); NULL */
     int skipped, all_bad;
     size_t line;            /* 1-based line of the file it came from */
 };
