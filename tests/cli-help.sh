@@ -14,6 +14,18 @@ done
 expect 0 "$GARAGE" help rank
 has "$out" "prefer             rule: +1 for each of these words an answer contains"
 has "$out" "texts"
+help_rank=$out
+# --help or -h after a command: its help, as 'garage help COMMAND'
+expect 0 "$GARAGE" rank --help
+same "$out" "$help_rank"
+expect 0 "$GARAGE" corpus add x -h
+has "$out" "garage corpus [add ...]"
+# -q may follow the command; -C may not
+cd "$tmp"
+expect 0 "$GARAGE" init wsq -q
+same "$out" "Created a garage workspace in wsq"
+expect 2 "$GARAGE" status -C ws
+same "$err" "garage: -C goes before the command: garage -C DIR status ..."
 
 expect 0 "$GARAGE" --version
 has "$out" "garage "

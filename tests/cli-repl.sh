@@ -72,6 +72,11 @@ expect 2 feed bad.txt -q -C ws repl --keep-going
 same "$err" "garage: line 4: unknown option 'stepz' for 'pretrain' (did you mean 'steps'?)"
 same "$(printf '%s\n' "$out" | grep -c '^workspace ')" 2
 
+# a command's --help at the prompt, as on the command line
+printf 'sample --help\n' > help.txt
+expect 0 feed help.txt -q -C ws repl
+has "$out" "garage sample [key=value ...]"
+
 printf 'status\ninfo checkpoint=nope.ckpt\nstatus\npretrian\nsample prompt="open\n' > bad2.txt
 expect 1 feed bad2.txt -q -C ws repl
 same "$err" "garage: line 2: nope.ckpt: no such checkpoint"

@@ -13,6 +13,7 @@
 #include "app/complete.h"
 #include "app/job.h"
 #include "base/metrics.h"
+#include "base/xalloc.h"
 #include "kernels/amx.h"
 #include "kernels/bf16.h"
 #include "kernels/blas.h"
@@ -36,8 +37,9 @@ static const char usage_text[] =
     "\n"
     "Options:\n"
     "  -C DIR         run in the workspace DIR (default: the current folder)\n"
-    "  -q, --quiet    print only results and errors, no progress\n"
-    "  -h, --help     show this help\n"
+    "  -q, --quiet    print only results and errors, no progress (also after\n"
+    "                 the command)\n"
+    "  -h, --help     show this help; after a command, that command's help\n"
     "  -V, --version  show the version, the BLAS kernel and the precision in use\n"
     "\n";
 
@@ -217,6 +219,33 @@ main(int argc, char **argv)
         return EXIT_USAGE;
     }
 
+    /* After the command: -h/--help shows its help, as 'garage help NAME'
+     * does; -q/--quiet is taken as before it; -C must come before it (a
+     * folder after the command would be read as one of its arguments). */
+    if (args_ask_help(argc - i, argv + i)) {
+        char *text = command_help(cmd);
+        fputs(text, stdout);
+        free(text);
+        return EXIT_SUCCESS;
+    }
+    int nargs = 0;
+    char **cargs = xmalloc((size_t)(argc - i + 1) * sizeof *cargs);
+    for (int k = i; k < argc; k++) {
+        const char *a = argv[k];
+        if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+            quiet = 1;
+            continue;
+        }
+        if (!strncmp(a, "-C", 2)) {
+            fprintf(stderr, "garage: -C goes before the command: garage -C DIR %s ...\n",
+                    cmd->name);
+            free(cargs);
+            return EXIT_USAGE;
+        }
+        cargs[nargs++] = argv[k];
+    }
+    cargs[nargs] = NULL;
+
     /* One pool of threads: OpenMP, with OpenBLAS held at one thread and
      * each product split across our threads (kernels/blas.h). */
     const char *nt = getenv("OMP_NUM_THREADS");
@@ -253,7 +282,8 @@ main(int argc, char **argv)
     struct gr_error err = { 0 };
     struct gr_args args;
     args_init(&args, cmd, NULL);
-    enum gr_status rc = args_parse_argv(&args, argc - i, argv + i, &err);
+    enum gr_status rc = args_parse_argv(&args, nargs, cargs, &err);
+    free(cargs);
     if (rc == GR_OK && !strcmp(cmd->name, "repl")) {    /* repl: its own loop and signals */
         int status = repl_main(&ctx, &args, &prog);
         args_release(&args);

@@ -291,6 +291,12 @@ run_line(struct repl *r, const char *line, struct gr_error *err)
                      name, near ? near : "help");
         goto out;
     }
+    if (args_ask_help(argc, argv)) {         /* "sample --help" */
+        char *text = command_help(cmd);
+        ctx_printf(r->ctx, "%s", text);
+        free(text);
+        goto out;
+    }
     struct gr_args a;
     args_init(&a, cmd, NULL);
     if ((rc = args_parse_argv(&a, argc, argv, err)) == GR_OK &&

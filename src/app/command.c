@@ -360,6 +360,15 @@ args_set_kv(struct gr_args *a, const char *kv, struct gr_error *err)
     return rc;
 }
 
+int
+args_ask_help(int argc, char *const *argv)
+{
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return 1;
+    return 0;
+}
+
 enum gr_status
 args_parse_argv(struct gr_args *a, int argc, char **argv, struct gr_error *err)
 {
@@ -589,7 +598,8 @@ command_help_all(void)
     sb_printf(&b, "Commands:\n");
     for (const struct gr_command *c = gr_commands; c->name; c++)
         sb_printf(&b, "  %-11s %s\n", c->name, c->summary);
-    sb_printf(&b, "\nRun 'garage help COMMAND' for a command's options.\n");
+    sb_printf(&b, "\nRun 'garage help COMMAND' (or 'garage COMMAND --help') for a command's "
+              "options.\n");
     return b.s;
 }
 

@@ -135,6 +135,9 @@ enum gr_status args_set(struct gr_args *a, const struct gr_option *opt,
 /* Apply "key=value" (as on the command line). */
 enum gr_status args_set_kv(struct gr_args *a, const char *kv,
                            struct gr_error *err);
+/* 1 if a command line after the command name asks for its help: a word
+ * "-h" or "--help" (no command has an option named help). */
+int args_ask_help(int argc, char *const *argv);
 /* Parse a whole command line after the command name:
  * key=value, --key value, --key=value, --flag, bare positional words,
  * and a first word naming a list or boolean option ("corpus add a b",
