@@ -568,9 +568,17 @@ tui_parse_line(struct tui *t, const char *line, struct gr_args *a,
                      w[0], near ? near : "help");
         goto out;
     }
-    args_init(a, cmd, NULL);
     (void)t;
-    if ((rc = args_parse_argv(a, n - 1, w + 1, err)) != GR_OK)
+    if (args_ask_help(n - 1, w + 1)) {      /* ":sample --help" is ":help sample" */
+        args_init(a, command_find("help"), NULL);
+        char *kv = xasprintf("command=%s", cmd->name);
+        rc = args_set_kv(a, kv, err);
+        free(kv);
+    } else {
+        args_init(a, cmd, NULL);
+        rc = args_parse_argv(a, n - 1, w + 1, err);
+    }
+    if (rc != GR_OK)
         args_release(a);
 out:
     complete_words_release(&cw);
