@@ -75,6 +75,10 @@ expect 2 "$GARAGE" pretrain steps=3e-3
 same "$err" "garage: 'steps' expects an integer, got '3e-3'"
 expect 2 "$GARAGE" pretrain steps=1.5
 same "$err" "garage: 'steps' expects an integer, got '1.5'"
+expect 2 "$GARAGE" pretrain steps='5 5'
+same "$err" "garage: 'steps' expects an integer, got '5 5'"
+expect 1 "$GARAGE" pretrain steps=' 5 ' lr='1e-3 '     # spaces around a number are fine
+has "$err" "not a garage workspace"
 expect 2 "$GARAGE" pretrain lr=5
 same "$err" "garage: 'lr' must be between 0 and 1, got 5"
 expect 2 "$GARAGE" pretrain objective=sideways

@@ -185,7 +185,19 @@ static enum gr_status
 parse_value(const struct gr_args *a, const struct gr_option *o,
             struct gr_value *v, const char *text, struct gr_error *err)
 {
-    char *end;
+    char *end, num[64];
+    if (o->type == OPT_INT || o->type == OPT_FLOAT) {
+        /* Spaces around a number are nothing ("steps= 5 " is 5). */
+        size_t n = strlen(text);
+        while (n > 0 && isspace((unsigned char)text[n - 1]))
+            n--;
+        size_t k = strspn(text, " \t\r\n\v\f");
+        if (k < n && n - k < sizeof num) {
+            memcpy(num, text + k, n - k);
+            num[n - k] = '\0';
+            text = num;
+        }
+    }
     switch (o->type) {
     case OPT_INT: {
         errno = 0;
