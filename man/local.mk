@@ -6,8 +6,8 @@ CLEANFILES += $(man_MANS)
 
 man/garage.1: $(srcdir)/man/garage.1.in $(srcdir)/man/gen-man.sh garage$(EXEEXT)
 	$(AM_V_GEN)$(MKDIR_P) man && \
-	$(SHELL) $(srcdir)/man/gen-man.sh ./garage$(EXEEXT) $(srcdir)/man/garage.1.in $(VERSION) > $@.tmp && mv $@.tmp $@
+	$(SHELL) $(srcdir)/man/gen-man.sh ./garage$(EXEEXT) $(srcdir)/man/garage.1.in $(VERSION) $(pkgdatadir) > $@.tmp && mv $@.tmp $@
 
 man/garage-session.5: $(srcdir)/man/garage-session.5.in $(srcdir)/man/gen-man.sh garage$(EXEEXT)
 	$(AM_V_GEN)$(MKDIR_P) man && \
-	$(SHELL) $(srcdir)/man/gen-man.sh ./garage$(EXEEXT) $(srcdir)/man/garage-session.5.in $(VERSION) > $@.tmp && mv $@.tmp $@
+	$(SHELL) $(srcdir)/man/gen-man.sh ./garage$(EXEEXT) $(srcdir)/man/garage-session.5.in $(VERSION) $(pkgdatadir) > $@.tmp && mv $@.tmp $@

@@ -136,6 +136,15 @@ has "$s" "Model"
 keys Escape
 wait_for "The recipe"
 
+# Demonstrations: i imports the set garage ships, found uninstalled too
+keys 4
+wait_for "a file of yours"
+keys i
+wait_for "Imported 196 demonstrations"
+has "$s" "Demonstrations (196)"
+keys q
+wait_for "The recipe"
+
 # Rank: keystrokes make labels on disk; u takes the last one back
 printf 'the cat\nthe dog\n' > prompts.txt
 keys 5

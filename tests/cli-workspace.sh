@@ -15,6 +15,10 @@ same "$err" "garage: ws is already a garage workspace"
 
 expect 0 "$GARAGE" -C ws status
 has "$out" "corpus     ready"
+# the shipped demonstrations it suggests exist, installed or not (a
+# build run in place reads the source tree's share/garage)
+demos=$(printf '%s\n' "$out" | sed -n 's/.*garage demos import //p')
+[ -f "$demos" ] || fail "status suggests importing '$demos', which does not exist"
 
 # each stage refuses to run before the one it builds on
 expect 1 "$GARAGE" -C ws tokenizer

@@ -141,7 +141,7 @@ static const struct gr_option chat_opts[] = {
 
 /* reward: ranking, preferences, the reward model */
 static const struct gr_option rank_opts[] = {
-    { "prompts", OPT_PATH, NULL, NOR, NULL, "file of prompts, one per line ('#' comments) or JSONL with a prompt field (default: the installed prompts.txt)" },
+    { "prompts", OPT_PATH, NULL, NOR, NULL, "file of prompts, one per line ('#' comments) or JSONL with a prompt field (default: the prompts.txt garage ships)" },
     { "count", OPT_INT, "0", 0, 1000000000, NULL, "rank the first COUNT prompts of the file (0: all); prompts ranked already are not asked again" },
     { "answers", OPT_INT, "4", 2, 9, NULL, "answers sampled per prompt (exact duplicates are resampled)" },
     { "labeler", OPT_CHOICE, "human", NOR, "human|rule", "who ranks: a person at the terminal, or the rule below (headless)" },
@@ -200,7 +200,7 @@ static const struct gr_option reward_opts[] = {
     { "target_length", OPT_INT, "0", 0, 1000000, NULL, "rule: up to -1 for an answer's distance from this many characters (0: off)" }
 static const struct gr_option tune_opts[] = {
     { "steps", OPT_INT, "100", 1, 10000000, NULL, "PPO iterations (in total, when resuming); each samples batch answers" },
-    { "prompts", OPT_PATH, NULL, NOR, NULL, "file of prompts to answer, as for rank (default: the installed prompts.txt)" },
+    { "prompts", OPT_PATH, NULL, NOR, NULL, "file of prompts to answer, as for rank (default: the prompts.txt garage ships)" },
     { "batch", OPT_INT, "16", 1, 1024, NULL, "answers sampled per iteration (one per prompt)" },
     { "minibatch", OPT_INT, "4", 1, 1024, NULL, "answers per gradient step" },
     { "ppo_epochs", OPT_INT, "4", 1, 100, NULL, "passes over each iteration's answers" },
@@ -238,7 +238,7 @@ static const struct gr_option tune_opts[] = {
 };
 
 static const struct gr_option eval_opts[] = {
-    { "prompts", OPT_PATH, NULL, NOR, NULL, "held-out prompts (default: the installed prompts-eval.txt)" },
+    { "prompts", OPT_PATH, NULL, NOR, NULL, "held-out prompts (default: the prompts-eval.txt garage ships)" },
     { "against", OPT_PATH, NULL, NOR, NULL, "reference checkpoint (default: the one the tuned model was tuned against)" },
     { "checkpoint", OPT_PATH, NULL, NOR, NULL, "tuned checkpoint (default: the newest)" },
     { "reward", OPT_PATH, NULL, NOR, NULL, "reward model that judges (default: the newest)" },

@@ -2,6 +2,7 @@ src_libgarage_a_SOURCES += \
 	src/app/command.c src/app/command.h \
 	src/app/commands.c \
 	src/app/workspace.c src/app/workspace.h \
+	src/app/datadir.c src/app/datadir.h \
 	src/app/status.c \
 	src/app/job.c src/app/job.h
 src_libgarage_a_SOURCES += src/app/session.c src/app/session.h

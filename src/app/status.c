@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "app/command.h"
+#include "app/datadir.h"
 #include "app/workspace.h"
 #include "base/fsio.h"
 #include "model/checkpoint.h"
@@ -76,7 +77,7 @@ workspace_status(struct gr_ctx *ctx, struct gr_error *err)
                    ds.n);
     else
         ctx_printf(ctx, "  demos      ready    garage demos import %s/demos.jsonl\n",
-                   GARAGE_DATADIR);
+                   data_dir());
     char *sftp = workspace_latest_checkpoint(ws, "sft");
     if (sftp && ckpt_read_meta(sftp, &meta, NULL) == GR_OK) {
         ctx_printf(ctx, "  sft        done     step %llu (%s); talk to it: garage chat\n",

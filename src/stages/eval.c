@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/datadir.h"
 #include "app/job.h"
 #include "base/xalloc.h"
 #include "stages/common.h"
@@ -162,7 +163,7 @@ stage_eval(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
         goto out;
     }
     const char *pp = args_str(a, "prompts");
-    prompts_path = xstrdup(pp ? pp : GARAGE_DATADIR "/prompts-eval.txt");
+    prompts_path = pp ? xstrdup(pp) : data_path("prompts-eval.txt");
     if ((rc = tune_prompts_load(&pr, prompts_path, &tok, T, h.max_answer, err)) != GR_OK)
         goto out;
     n = pr.n;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "app/datadir.h"
 #include "app/job.h"
 #include "app/labeler.h"
 #include "base/fsio.h"
@@ -533,11 +534,14 @@ stage_rank(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
                        "avoid=WORD, must_contain=WORD or target_length=N (see 'garage "
                        "help rank')");
     if (!o.prompts_path) {
-        own_prompts = xstrdup(GARAGE_DATADIR "/prompts.txt");
-        if (!fs_exists(own_prompts))
-            return gr_fail(err, GR_EINPUT, "no prompts to rank: give prompts=FILE (one "
-                           "prompt per line); the default %s is not installed",
-                           own_prompts);
+        own_prompts = data_path("prompts.txt");
+        if (!fs_exists(own_prompts)) {
+            rc = gr_fail(err, GR_EINPUT, "no prompts to rank: give prompts=FILE (one "
+                         "prompt per line); the default %s is not installed",
+                         own_prompts);
+            free(own_prompts);
+            return rc;
+        }
         o.prompts_path = own_prompts;
     }
     if ((rc = rank_read_prompts(o.prompts_path, &prompts, &nprompts, err)) != GR_OK ||

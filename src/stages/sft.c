@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/datadir.h"
 #include "app/job.h"
 #include "base/xalloc.h"
 #include "stages/common.h"
@@ -161,7 +162,7 @@ load_demos(struct sft_run *r, struct gr_error *err)
     if (n == 0)
         return gr_fail(err, GR_ESTATE, "there are no demonstrations yet: import some "
                        "with 'garage demos import FILE' (the shipped set is %s/demos.jsonl)",
-                       GARAGE_DATADIR);
+                       data_dir());
 
     size_t ntok = 0, cap = 0;
     r->off = xmalloc(n * sizeof *r->off);

@@ -36,6 +36,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "app/datadir.h"
 #include "app/job.h"
 #include "base/fsio.h"
 #include "base/xalloc.h"
@@ -510,7 +511,7 @@ setup(struct tune_run *r, const struct gr_args *a, struct gr_error *err)
         goto out;
     }
     const char *pp = args_str(a, "prompts");
-    r->prompts_path = xstrdup(pp ? pp : GARAGE_DATADIR "/prompts.txt");
+    r->prompts_path = pp ? xstrdup(pp) : data_path("prompts.txt");
     if ((rc = tune_prompts_load(&r->prompts, r->prompts_path, &r->tok, T,
                                 o->h.max_answer, err)) != GR_OK)
         goto out;

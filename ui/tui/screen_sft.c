@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/datadir.h"
 #include "base/fsio.h"
 #include "base/xalloc.h"
 #include "text/labels.h"
@@ -37,6 +38,8 @@ static const struct key_binding sft_keys[] = {
     { 'a', "add", "Write a demonstration: a prompt, then the answer you want "
       "(Tab switches; Ctrl-S or F2 saves; Esc drops it)", NULL },
     { 'd', "delete", "Delete the selected demonstration (asks first)", NULL },
+    { 'i', "import", "Import the demonstrations garage ships (those stored already "
+      "are skipped)", NULL },
     { 'g', "train", "Fine-tune on the demonstrations with these settings", NULL },
     { 'p', "pause", "Pause or resume training", NULL },
     { 'x', "stop", "Stop training, keeping a checkpoint", NULL },
@@ -195,9 +198,15 @@ sft_draw(struct screen *scr, struct rect body)
     snprintf(title, sizeof title, "Demonstrations (%zu)", s->demos.n);
     struct rect lin = draw_box(lbox, title, scr->pane == PANE_DEMOS);
     list_show(&s->list, lin.h);
-    if (!s->demos.n)
+    if (!s->demos.n) {
+        char *shipped = data_path("demos.jsonl");
+        char *hint = xasprintf("None yet: a writes one, i imports the set garage ships "
+                               "(%s), ':demos import=FILE' a file of yours.", shipped);
         draw_wrap((struct rect){ lin.y, lin.x + 1, lin.h, lin.w - 2 }, 0, style(ST_DIM),
-                  "None yet: a writes one. (Or import a file: ':demos import=FILE'.)");
+                  hint);
+        free(hint);
+        free(shipped);
+    }
     for (int k = 0; k < lin.h && s->list.top + k < s->list.n; k++) {
         int i = s->list.top + k;
         int sel = i == s->list.sel;
@@ -335,6 +344,26 @@ sft_key(struct screen *scr, int key)
         s->writing = 1;
         scr->typing = 1;
         return SCREEN_HANDLED;
+    case 'i': {
+        if (tui_busy(t)) {
+            tui_error(t, "a job is running: wait for it first");
+            return SCREEN_HANDLED;
+        }
+        struct gr_args *a = xcalloc(1, sizeof *a);
+        struct gr_error err;
+        char *shipped = data_path("demos.jsonl");
+        args_init(a, command_find("demos"), NULL);
+        enum gr_status rc = args_set(a, command_option(a->cmd, "import"), shipped, &err);
+        free(shipped);
+        if (rc != GR_OK) {
+            tui_error(t, "%s", err.msg);
+            args_release(a);
+            free(a);
+        } else if (tui_run(t, scr, a, 1) == 0) {
+            tui_msg(t, "importing the shipped demonstrations...");
+        }
+        return SCREEN_HANDLED;
+    }
     case 'd':
         if (tui_busy(t))
             tui_error(t, "a job is running: wait for it first");
