@@ -41,6 +41,7 @@ cp -r ws ws2
 cp -r ws ws5
 cp -r ws ws6
 cp -r ws ws3
+cp -r ws ws7
 
 # 120 steps; two of the eight demonstrations are held out
 expect 0 "$GARAGE" -C ws sft steps=120 batch=4 lr=5e-3 warmup=5 eval_every=40 val_fraction=0.25
@@ -110,5 +111,11 @@ mkdir -p ws4 && cp -r ws3/. ws4/ && rm -f ws4/checkpoints/*
 expect 1 "$GARAGE" -C ws4 sft steps=5 batch=4
 has "$err" "step 1: the loss is NaN; training stopped (the last good checkpoint is ws4/checkpoints/base-000020.ckpt"
 [ "$(ls ws4/checkpoints)" = "base-000020.ckpt" ] || fail "a failed run wrote a checkpoint"
+
+# Far too many steps for 6 demonstrations: the held-out loss turns up,
+# and the end says where it was lowest and how to stop there
+expect 0 "$GARAGE" -C ws7 sft steps=300 batch=4 lr=5e-3 warmup=5 eval_every=20 val_fraction=0.25 precision=fp32
+has "$err" "note: the held-out loss was lowest at step "
+has "$err" "replace=true"
 
 finish

@@ -504,6 +504,8 @@ stage_sft(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
     }
 
     double first_val = step == 0 ? emit_eval(&r, step) : NAN, last_val = first_val;
+    double best_val = first_val;        /* the lowest held-out loss of this run */
+    long long best_step = step;
     struct train_clock clock;
     train_clock_start(&clock, step);
     int stopped = 0;
@@ -541,8 +543,13 @@ stage_sft(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
                      (double)o->B * Tb, train_flops_per_token(&r.model, Tb), ts);
 
         int last = step == o->h.steps;
-        if ((o->eval_every > 0 && step % o->eval_every == 0) || last)
+        if ((o->eval_every > 0 && step % o->eval_every == 0) || last) {
             last_val = emit_eval(&r, step);
+            if (isfinite(last_val) && !(last_val >= best_val)) {
+                best_val = last_val;
+                best_step = step;
+            }
+        }
         if ((o->save_every > 0 && step % o->save_every == 0) || last ||
             step == o->stop_at || job_take_save(ctx->job)) {
             if ((rc = save(&r, &rng, step, err)) != GR_OK)
@@ -567,6 +574,15 @@ stage_sft(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
     else if (r.nval)
         ctx_printf(ctx, "; validation loss %.4f", last_val);
     ctx_printf(ctx, ".\nSaved %s\n", r.last_ckpt);
+    /* Overfitting is expected with few demonstrations; say so, and how to
+     * stop earlier, rather than leave a rising curve unexplained. */
+    if (r.nval && best_step > 0 && best_step < step && last_val > best_val * 1.05)
+        metrics_note(ctx->metrics, "note: the held-out loss was lowest at step %lld "
+                     "(%.4f) and ended at %.4f: with few demonstrations, more steps fit "
+                     "their wording more than new prompts.  InstructGPT trained past "
+                     "this point on purpose (its answers kept improving); to stop there "
+                     "instead: garage sft steps=%lld replace=true", best_step, best_val,
+                     last_val, best_step);
 out:
     if (ctx->metrics)
         metrics_close_log(ctx->metrics);
