@@ -122,6 +122,8 @@ printf 'the cat\nthe dog\nthe mat\nthe log\n' > prompts.txt
 expect 0 "$GARAGE" -q -C ws rank prompts=prompts.txt labeler=rule target_length=12 answers=3 max_tokens=8
 expect 0 "$GARAGE" -C ws reward epochs=1 held_out=0
 has "$err" "pretrained with masked LM: the reward model reads it both ways"
+has "$err" "note: 4 training labels are few for a reward model"
+has "$out" "Trained 1 step in "
 expect 0 "$GARAGE" -C ws reward epochs=1 held_out=0 attention=causal
 hasnt "$err" "reads it both ways"
 # fine-tuning it says what to expect

@@ -42,6 +42,9 @@
 #include "text/chat.h"
 
 enum { PROBE_SHORT, PROBE_LONG, PROBE_REPEAT, PROBE_ECHO, PROBE_EMPTY, NPROBES };
+/* Fewer training labels than this get a note that they are few. */
+#define RW_FEW_LABELS 50
+
 static const char *const probe_key[NPROBES] = {
     "probe_short", "probe_long", "probe_repeat", "probe_echo", "probe_empty",
 };
@@ -772,7 +775,7 @@ report(struct rw_run *r, long long step, double secs)
     ctx_printf(ctx, "Reward model: %zu training labels (%zu pairs), %zu held-out labels "
                "(%zu pairs, prompts never trained on); trunk %s.\n",
                r->ntrain, tr->pairs, r->nheld, he->pairs, r->init_path);
-    ctx_printf(ctx, "Trained %lld steps in %.1f s.\n\n", step, secs);
+    ctx_printf(ctx, "Trained %lld step%s in %.1f s.\n\n", step, step == 1 ? "" : "s", secs);
     ctx_printf(ctx, "                   train  held-out\n");
     ctx_printf(ctx, "  pair accuracy   %5.1f%%    %5.1f%%\n", 100 * tr->acc, 100 * he->acc);
     ctx_printf(ctx, "  loss            %6.3f    %6.3f\n", tr->loss, he->loss);
@@ -834,11 +837,18 @@ train(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
     const long long per_epoch = ((long long)r.ntrain + B - 1) / B;
     const long long steps = per_epoch * o->epochs;
     const long long stop_at = o->stop_at > 0 && o->stop_at < steps ? o->stop_at : steps;
-    metrics_note(ctx->metrics, "reward model from %s: %zu training labels, %zu held out; "
-                 "%d epochs of %lld steps, %d labels a step, %s attention; "
-                 "products %s", r.init_path, r.ntrain, r.nheld, o->epochs,
-                 per_epoch, B, o->causal ? "causal" : "bidirectional",
+    metrics_note(ctx->metrics, "reward model from %s: %zu training label%s, %zu held out; "
+                 "%d epoch%s of %lld step%s, %d label%s a step, %s attention; "
+                 "products %s", r.init_path, r.ntrain, r.ntrain == 1 ? "" : "s",
+                 r.nheld, o->epochs, o->epochs == 1 ? "" : "s", per_epoch,
+                 per_epoch == 1 ? "" : "s", B, B == 1 ? "" : "s",
+                 o->causal ? "causal" : "bidirectional",
                  stage_products_name(o->precision));
+    if (r.ntrain < RW_FEW_LABELS)
+        metrics_note(ctx->metrics, "note: %zu training labels are few for a reward model: "
+                     "what it learns, and its held-out accuracy, say little yet; rank "
+                     "more with 'garage rank' (a few hundred is a start) before tuning "
+                     "against it", r.ntrain);
     {
         struct gr_metric rec;
         metric_begin(&rec, "run");
