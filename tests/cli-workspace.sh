@@ -20,6 +20,16 @@ has "$out" "corpus     ready"
 demos=$(printf '%s\n' "$out" | sed -n 's/.*garage demos import //p')
 [ -f "$demos" ] || fail "status suggests importing '$demos', which does not exist"
 
+# adding a folder that holds the workspace leaves the workspace's own
+# files out (its shards, logs and labels are not text to learn from)
+mkdir top && echo "the cat sat on the mat" > top/a.txt
+expect 0 "$GARAGE" init top/ws
+expect 1 "$GARAGE" -C top/ws corpus add top/ws
+same "$err" "garage: top/ws is the garage workspace itself: give the files you want from it by name"
+expect 0 "$GARAGE" -C top/ws corpus add top
+has "$err" "skipped folder top/ws: it is the garage workspace"
+has "$out" "Added 1 document "
+
 # each stage refuses to run before the one it builds on
 expect 1 "$GARAGE" -C ws tokenizer
 has "$err" "corpus is empty"

@@ -287,8 +287,9 @@ const struct gr_command gr_commands[] = {
     { "status", "show each stage of the recipe and what it holds", NULL, NULL,
       CMD_WORKSPACE, NULL, cmd_status },
     { "corpus", "add text to the corpus, or show what it holds", "add",
-      "'garage corpus add PATH...' adds files, folders (recursively; binary files are "
-      "skipped with a notice) and globs.  Formats: plain text, fortune files (records "
+      "'garage corpus add PATH...' adds files, folders (recursively; hidden entries and "
+      "the workspace's own folder are left out, binary files skipped with a notice) "
+      "and globs.  Formats: plain text, fortune files (records "
       "separated by '%' lines) and JSONL with a text field.  'garage corpus info' prints "
       "statistics; 'garage corpus clear' empties it.", CMD_WORKSPACE, corpus_opts, stage_corpus },
     { "tokenizer", "train the byte-level BPE tokenizer and encode the corpus", NULL,

@@ -837,6 +837,17 @@ walk(struct corpus_load *L, const char *dir, size_t si, int top,
     struct load_priv *P = L->priv;
     enum gr_status rc = GR_OK;
     char *rp = realpath(dir, NULL);
+    if (rp && L->exclude && !strcmp(rp, L->exclude)) {
+        /* The workspace's own files (corpus shards, logs, labels) are
+         * not text to learn from. */
+        free(rp);
+        if (top)
+            return gr_fail(err, GR_EINPUT, "%s is the garage workspace itself: give "
+                           "the files you want from it by name", dir);
+        metrics_note(L->metrics, "skipped folder %s: it is the garage workspace", dir);
+        L->srcs[si].nskipped++;
+        return GR_OK;
+    }
     if (rp && !strset_add(&P->dirs, rp)) {      /* a link back up: done already */
         free(rp);
         return GR_OK;
@@ -1739,6 +1750,7 @@ stage_corpus(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
     char *dir = workspace_path(ctx->ws, "corpus");
     struct corpus_load L;
     struct corpus_txn t;
+    char *ws_real = NULL;
     corpus_load_init(&L);
 
     enum corpus_format fmt = CORPUS_AUTO;
@@ -1760,6 +1772,8 @@ stage_corpus(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *err)
         L.format = fmt;
         L.field = field ? field : "text";
         L.metrics = ctx->metrics;
+        ws_real = realpath(ctx->ws->root, NULL);
+        L.exclude = ws_real;
         if ((rc = corpus_txn_begin(&t, dir, clear, &L, err)) != GR_OK)
             goto out;
         if (!npaths && !t.had_corpus) {
@@ -1800,6 +1814,7 @@ report:
         rc = print_info(ctx, dir, seed, err);
 out:
     corpus_load_release(&L);
+    free(ws_real);
     free(dir);
     return rc;
 }

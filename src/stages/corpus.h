@@ -137,6 +137,8 @@ struct corpus_load {
     uint32_t src_base;              /* source id of the first source here */
     char *const *known;             /* keys of sources stored already: */
     size_t nknown;                  /*   such paths are skipped */
+    const char *exclude;            /* realpath of a folder never walked into
+                                     * (the workspace); NULL: none */
     /* Where text goes: NULL keeps it all in text[]; else text[] is a
      * buffer flushed through sink. */
     enum gr_status (*sink)(void *sctx, const void *p, size_t n,
