@@ -41,6 +41,13 @@ expect 0 "$GARAGE" -C ws model layers=2 heads=2 dim=32 context=32
 has "$out" "base-000000.ckpt"
 expect 1 "$GARAGE" -C ws model layers=2 heads=2 dim=32 context=32
 has "$err" "already has a model"
+# the same tokenizer trained again (a session run twice) still fits the
+# model; another one does not, and it is said
+cp -r ws wst
+expect 0 "$GARAGE" -C wst tokenizer vocab_size=300
+hasnt "$err" "old tokenizer"
+expect 0 "$GARAGE" -C wst tokenizer vocab_size=290
+has "$err" "note: the model wst/checkpoints/base-000000.ckpt was made with the old tokenizer"
 
 # Train 20 steps in one go, in a copy of the workspace.
 cp -r ws ws2

@@ -166,12 +166,18 @@ stage_tokenizer(struct gr_ctx *ctx, const struct gr_args *a, struct gr_error *er
                V, t1 - t0, tpath, (unsigned long long)(c.nbytes - c.val_bytes), ntr,
                ntr ? (double)(c.nbytes - c.val_bytes) / ntr : 0.0,
                (unsigned long long)c.val_bytes, nva, t2 - t1);
-    char *stale = workspace_latest_checkpoint(ws, "base");
-    if (stale) {
-        metrics_note(ctx->metrics, "note: the existing model was made with the old "
-                     "tokenizer; create a new one with 'garage model replace=true'");
-        free(stale);
-    }
+    /* A model made with another tokenizer no longer fits; one made with
+     * this very vocabulary (the same corpus and size again) still does. */
+    char *model = workspace_latest_checkpoint(ws, "base");
+    struct ckpt_meta meta;
+    ckpt_meta_init(&meta);
+    if (model && ckpt_read_meta(model, &meta, NULL) == GR_OK &&
+        (meta.tok_hash != t.hash || meta.cfg.V != t.vocab_size))
+        metrics_note(ctx->metrics, "note: the model %s was made with the old "
+                     "tokenizer; create a new one with 'garage model replace=true'",
+                     model);
+    ckpt_meta_release(&meta);
+    free(model);
 out:
     free(train);
     free(offs);
