@@ -45,15 +45,15 @@ has "$err" "there is no tokenizer yet"
 printf '# mine\r\ngarage: 1\r\n\r\nseed: 42   # the answer\r\n' > ws/garage.yaml
 expect 0 "$GARAGE" -C ws status
 has "$out" "(seed 42)"
-printf 'garage: 1\nseed: 42x\n' > ws/garage.yaml
-expect 1 "$GARAGE" -C ws status
-same "$err" "garage: ws/garage.yaml:2: seed: expected a whole number from 0 to 18446744073709551615, got '42x'"
-printf 'garage: 1\nsed: 42\n' > ws/garage.yaml
-expect 1 "$GARAGE" -C ws status
-same "$err" "garage: ws/garage.yaml:2: unknown setting 'sed' (expected 'garage' or 'seed')"
-printf 'garage: 1\nseed 42\n' > ws/garage.yaml
-expect 1 "$GARAGE" -C ws corpus info
-has "$err" "ws/garage.yaml:2: expected 'key: value', got 'seed 42'"
+# bad_yaml LINE2 MESSAGE: garage.yaml with LINE2 after the version
+bad_yaml() {
+    printf 'garage: 1\n%s\n' "$1" > ws/garage.yaml
+    expect 1 "$GARAGE" -C ws status
+    same "$err" "garage: ws/garage.yaml:2: $2"
+}
+bad_yaml 'seed: 42x' "seed: expected a whole number from 0 to 18446744073709551615, got '42x'"
+bad_yaml 'sed: 42' "unknown setting 'sed' (expected 'garage' or 'seed')"
+bad_yaml 'seed 42' "expected 'key: value', got 'seed 42'"
 printf 'garage: 1\nseed: 1337\n' > ws/garage.yaml
 
 # a checkpoint path is read from the current folder; under -C, a path
