@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -280,7 +282,7 @@ static void
 clean(int all)
 {
     const char *files[] = { "store.jsonl", "none.jsonl", "export.jsonl",
-                            "export2.jsonl", NULL };
+                            "export2.jsonl", "full.jsonl", NULL };
     for (int i = 0; files[i]; i++) {
         char *p = tmp_path(files[i]);
         unlink(p);
@@ -288,6 +290,48 @@ clean(int all)
     }
     if (all)
         rmdir(dir);
+}
+
+/* A disk that fills up in the middle of an append (here: a file size
+ * limit, which fails the write the same way) leaves the file as it was,
+ * whole lines only, and says so. */
+static void
+test_disk_full(void)
+{
+    char *store = tmp_path("full.jsonl");
+    struct gr_error err;
+    struct demo d, e;
+    demo_from_pair(&d, "first", "one");
+    demo_from_pair(&e, "a second demonstration, longer than the room left",
+                   "so that its line is cut in the middle");
+    unlink(store);
+    CHECK(demos_append(store, &d, &err) == GR_OK);
+    char *before = get(store);
+    struct rlimit old, lim;
+    CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
+    lim = old;
+    lim.rlim_cur = strlen(before) + 20;
+    void (*saved)(int) = signal(SIGXFSZ, SIG_IGN);
+    CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+    enum gr_status rc = demos_append(store, &e, &err);
+    /* and a file written whole (checkpoints, settings) is not replaced */
+    char big[4096];
+    memset(big, 'x', sizeof big);
+    struct gr_error err2;
+    enum gr_status rc2 = fs_write_atomic(store, big, sizeof big, &err2);
+    CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+    signal(SIGXFSZ, saved);
+    CHECK(rc == GR_EIO);
+    CHECK(strstr(err.msg, "append failed") != NULL);
+    CHECK(rc2 == GR_EIO);
+    CHECK(strstr(err2.msg, "full.jsonl: not saved, nothing was replaced") != NULL);
+    char *after = get(store);
+    CHECK_STR(after, before);
+    free(after);
+    free(before);
+    demo_release(&d);
+    demo_release(&e);
+    free(store);
 }
 
 int
@@ -300,6 +344,7 @@ main(void)
     test_bad_lines();
     test_torn_and_append();
     test_export_round_trip();
+    test_disk_full();
     int rc = check_exit();
     if (rc == 0)
         clean(1);

@@ -106,11 +106,15 @@ fs_atomic_write(struct fs_atomic *a, const void *data, size_t n,
                 struct gr_error *err)
 {
     if (a->failed)
-        return gr_fail(err, GR_EIO, "%s: earlier write failed", a->tmp);
+        return gr_fail(err, GR_EIO, "%s: not saved (an earlier write failed; "
+                       "nothing was replaced)", a->path);
     if (write_full(a->fd, data, n) < 0) {
         a->failed = 1;
         a->saved_errno = errno;
-        return gr_fail_errno(err, GR_EIO, "%s: write failed", a->tmp);
+        /* The name the person knows, not the temporary one; and that what
+         * was there before is still there. */
+        return gr_fail_errno(err, GR_EIO, "%s: not saved, nothing was replaced",
+                             a->path);
     }
     return GR_OK;
 }
@@ -121,18 +125,20 @@ fs_atomic_commit(struct fs_atomic *a, struct gr_error *err)
     enum gr_status rc = GR_OK;
     if (a->failed) {
         errno = a->saved_errno;
-        rc = gr_fail_errno(err, GR_EIO, "%s: not written", a->path);
+        rc = gr_fail_errno(err, GR_EIO, "%s: not saved, nothing was replaced", a->path);
         fs_atomic_abort(a);
         return rc;
     }
     if (fsync(a->fd) < 0) {
-        rc = gr_fail_errno(err, GR_EIO, "%s: fsync failed", a->tmp);
+        rc = gr_fail_errno(err, GR_EIO, "%s: not saved (fsync), nothing was replaced",
+                           a->path);
         fs_atomic_abort(a);
         return rc;
     }
     if (close(a->fd) < 0) {
         a->fd = -1;
-        rc = gr_fail_errno(err, GR_EIO, "%s: close failed", a->tmp);
+        rc = gr_fail_errno(err, GR_EIO, "%s: not saved (close), nothing was replaced",
+                           a->path);
         fs_atomic_abort(a);
         return rc;
     }
@@ -184,8 +190,14 @@ fs_append_sync(const char *path, const void *data, size_t n,
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0)
         return gr_fail_errno(err, GR_EIO, "%s: cannot open for append", path);
+    struct stat st;
+    off_t before = fstat(fd, &st) == 0 ? st.st_size : -1;
     if (write_full(fd, data, n) < 0 || fsync(fd) < 0) {
         enum gr_status rc = gr_fail_errno(err, GR_EIO, "%s: append failed", path);
+        /* A disk that filled up mid-line: take the part back, so the file
+         * holds whole lines only, as before. */
+        if (before >= 0 && ftruncate(fd, before) == 0)
+            fsync(fd);
         close(fd);
         return rc;
     }
