@@ -207,7 +207,7 @@ att_loss(void *p)
 {
     struct att *c = p;
     attention_forward(c->out, c->att, c->qkv, c->B, c->T, c->C, c->NH,
-                      c->causal);
+                      c->causal, 0);
     return dot(c->out, c->k, (size_t)c->B * c->T * c->C);
 }
 
@@ -232,7 +232,7 @@ test_attention(int B, int T, int C, int NH, int causal, const char *mode)
             worst = fmax(worst, fabs(s - 1));
         }
     CHECK_MSG(worst < 1e-5, "attention rows sum to 1 (off by %g)", worst);
-    attention_backward(dqkv, datt, c.k, c.qkv, c.att, B, T, C, NH, causal);
+    attention_backward(dqkv, datt, c.k, c.qkv, c.att, B, T, C, NH, causal, 0);
     char name[96];
     snprintf(name, sizeof name, "attention %s B=%d T=%d C=%d NH=%d %s",
              causal ? "causal" : "bidirectional", B, T, C, NH, mode);

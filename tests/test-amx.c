@@ -5,14 +5,19 @@
  * around the 16-row tile, inner sizes that are and are not whole tiles,
  * and column counts that leave partial tiles and groups; the rows
  * already in out are kept (out +=), and 2 threads give the same sums as
- * 1.  Skipped (77) where the CPU or the system has no AMX. */
+ * 1.  Attention with bf16 = 1 (its products on AMX tiles) stays within
+ * bf16's rounding of fp32's attention, forward and backward, causal and
+ * both ways, and gives the same gradients on 1 thread as on 2.  Skipped
+ * (77) where the CPU or the system has no AMX. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/rng.h"
 #include "check.h"
 #include "kernels/amx.h"
+#include "kernels/attention.h"
 #include "kernels/blas.h"
 
 static float
@@ -79,6 +84,62 @@ check_shape(struct gr_rng *rng, int N, int C, int OC)
     free(a16);
 }
 
+/* Relative L2 distance of n values. */
+static double
+rel_l2(const float *got, const float *want, size_t n)
+{
+    double d = 0, r = 0;
+    for (size_t i = 0; i < n; i++) {
+        d += ((double)got[i] - want[i]) * ((double)got[i] - want[i]);
+        r += (double)want[i] * want[i];
+    }
+    return sqrt(d / (r + 1e-300));
+}
+
+/* Attention with bf16 = 1 (AMX tiles) against fp32, forward and backward,
+ * causal and not: bf16's rounding of the operands, no more; and the same
+ * on 1 thread as on 2. */
+static void
+check_attention(struct gr_rng *rng, int B, int T, int C, int NH, int causal)
+{
+    size_t n3 = (size_t)B * T * 3 * C, n1 = (size_t)B * T * C;
+    size_t na = (size_t)B * NH * T * T;
+    float *qkv = malloc(n3 * sizeof *qkv), *dout = malloc(n1 * sizeof *dout);
+    float *o32 = malloc(n1 * sizeof *o32), *o16 = malloc(n1 * sizeof *o16);
+    float *a32 = calloc(na, sizeof *a32), *a16 = calloc(na, sizeof *a16);
+    float *d32 = malloc(n3 * sizeof *d32), *d16 = malloc(n3 * sizeof *d16);
+    float *d16b = malloc(n3 * sizeof *d16b), *datt = malloc(na * sizeof *datt);
+    for (size_t i = 0; i < n3; i++)
+        qkv[i] = rng_normal(rng);
+    for (size_t i = 0; i < n1; i++)
+        dout[i] = rng_normal(rng);
+    kernels_set_threads(2);
+    CHECK(attention_bf16_runs(T, C, NH));
+    attention_forward(o32, a32, qkv, B, T, C, NH, causal, 0);
+    attention_backward(d32, datt, dout, qkv, a32, B, T, C, NH, causal, 0);
+    attention_forward(o16, a16, qkv, B, T, C, NH, causal, 1);
+    attention_backward(d16, datt, dout, qkv, a16, B, T, C, NH, causal, 1);
+    double eo = rel_l2(o16, o32, n1), ed = rel_l2(d16, d32, n3);
+    CHECK_MSG(eo < 1e-2 && eo > 1e-5, "attention T %d C %d NH %d causal %d: "
+              "output %g from fp32's", T, C, NH, causal, eo);
+    CHECK_MSG(ed < 2e-2 && ed > 1e-5, "attention T %d C %d NH %d causal %d: "
+              "gradient %g from fp32's", T, C, NH, causal, ed);
+    kernels_set_threads(1);
+    attention_backward(d16b, datt, dout, qkv, a16, B, T, C, NH, causal, 1);
+    CHECK_MSG(memcmp(d16, d16b, n3 * sizeof *d16) == 0, "attention: 2 threads "
+              "differ from 1");
+    free(qkv);
+    free(dout);
+    free(o32);
+    free(o16);
+    free(a32);
+    free(a16);
+    free(d32);
+    free(d16);
+    free(d16b);
+    free(datt);
+}
+
 int
 main(void)
 {
@@ -98,5 +159,10 @@ main(void)
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         for (size_t j = 0; j < sizeof shapes / sizeof shapes[0]; j++)
             check_shape(&rng, rows[i], shapes[j][0], shapes[j][1]);
+    check_attention(&rng, 2, 128, 128, 2, 1);      /* head size 64 */
+    check_attention(&rng, 2, 64, 192, 6, 0);       /* 32, both ways */
+    check_attention(&rng, 1, 192, 256, 4, 1);
+    CHECK(!attention_bf16_runs(100, 128, 2));      /* T not whole blocks */
+    CHECK(!attention_bf16_runs(128, 96, 2));       /* head size 48 */
     return check_exit();
 }

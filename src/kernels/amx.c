@@ -40,6 +40,12 @@ amx_packed_len(int C, int OC)
 }
 
 size_t
+amx_small_b_len(int K, int N)
+{
+    return (size_t)round_up(N, TILE_N) * round_up(K, TILE_K);
+}
+
+size_t
 amx_rows_len(int N, int C)
 {
     return (size_t)N * round_up(C, TILE_K);
@@ -251,6 +257,187 @@ amx_linear_add(float *out, const float *inp, gr_bf16 *a, const gr_bf16 *wp,
     }
 }
 
+/* ---- small products on one thread (attention) ---------------------------- */
+
+/* x rounded to bf16, ties to even, each in the upper half of its lane. */
+AMX static inline __m512i
+round_hi(__m512 x)
+{
+    __m512i u = _mm512_castps_si512(x);
+    __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    return _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), odd));
+}
+
+/* 16 floats to 16 bf16. */
+AMX static inline __m256i
+to_bf16(__m512 x)
+{
+    return _mm512_cvtepi32_epi16(_mm512_srli_epi32(round_hi(x), 16));
+}
+
+/* The bf16 pairs (lo[n], hi[n]) as 16 32-bit lanes: a tile row of b. */
+AMX static inline __m512i
+pairs(__m512 lo, __m512 hi)
+{
+    return _mm512_or_si512(_mm512_srli_epi32(round_hi(lo), 16),
+                           _mm512_and_si512(round_hi(hi),
+                                            _mm512_set1_epi32((int)0xffff0000)));
+}
+
+AMX void
+amx_small_pack_b(gr_bf16 *bp, const float *src, int ld, int K, int N)
+{
+    int KB = K / TILE_K;
+    for (int nb = 0; nb < N / TILE_N; nb++)
+        for (int kb = 0; kb < KB; kb++) {
+            gr_bf16 *t = bp + ((size_t)nb * KB + kb) * TILE_ELEMS;
+            const float *s = src + (size_t)kb * TILE_K * ld + nb * TILE_N;
+            for (int kp = 0; kp < TILE_K / 2; kp++) {
+                const float *r = s + (size_t)2 * kp * ld;
+                _mm512_storeu_si512(t + kp * 2 * TILE_N,
+                                    pairs(_mm512_loadu_ps(r), _mm512_loadu_ps(r + ld)));
+            }
+        }
+}
+
+AMX void
+amx_small_pack_bt(gr_bf16 *bp, const float *src, int ld, int K, int N)
+{
+    int KB = K / TILE_K;
+    __m512i rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8,
+                                                        9, 10, 11, 12, 13, 14, 15),
+                                      _mm512_set1_epi32(ld));
+    for (int nb = 0; nb < N / TILE_N; nb++)
+        for (int kb = 0; kb < KB; kb++) {
+            gr_bf16 *t = bp + ((size_t)nb * KB + kb) * TILE_ELEMS;
+            const float *s = src + (size_t)nb * TILE_N * ld + kb * TILE_K;
+            for (int kp = 0; kp < TILE_K / 2; kp++) {
+                __m512 lo = _mm512_i32gather_ps(rows, s + 2 * kp, 4);
+                __m512 hi = _mm512_i32gather_ps(rows, s + 2 * kp + 1, 4);
+                _mm512_storeu_si512(t + kp * 2 * TILE_N, pairs(lo, hi));
+            }
+        }
+}
+
+AMX void
+amx_small_rows(gr_bf16 *a, int lda, const float *src, int lds, int M, int K,
+               float scale)
+{
+    __m512 sc = _mm512_set1_ps(scale);
+    for (int i = 0; i < M; i++) {
+        const float *s = src + (size_t)i * lds;
+        gr_bf16 *d = a + (size_t)i * lda;
+        for (int k = 0; k < K; k += 16)
+            _mm256_storeu_si256((__m256i *)(d + k),
+                                to_bf16(_mm512_mul_ps(_mm512_loadu_ps(s + k), sc)));
+    }
+}
+
+/* r[0..15] (16 rows of 16) become its columns: r[c][j] = old r[j][c]. */
+AMX static inline void
+transpose16(__m512 r[16])
+{
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {           /* pairs of rows, per 128-bit lane */
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {           /* lane L of r[4i+j]: column 4L+j */
+        __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 2]);
+        __m512d c = _mm512_castps_pd(t[4 * i + 1]), d = _mm512_castps_pd(t[4 * i + 3]);
+        r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+        r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+        r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, d));
+        r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, d));
+    }
+    for (int j = 0; j < 4; j++) {           /* lanes of rows 0-3, 4-7, 8-11, 12-15 */
+        __m512 lo01 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x44);
+        __m512 hi01 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xee);
+        __m512 lo23 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x44);
+        __m512 hi23 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xee);
+        t[j] = _mm512_shuffle_f32x4(lo01, lo23, 0x88);
+        t[4 + j] = _mm512_shuffle_f32x4(lo01, lo23, 0xdd);
+        t[8 + j] = _mm512_shuffle_f32x4(hi01, hi23, 0x88);
+        t[12 + j] = _mm512_shuffle_f32x4(hi01, hi23, 0xdd);
+    }
+    for (int i = 0; i < 16; i++)
+        r[i] = t[i];
+}
+
+AMX void
+amx_small_rows_t(gr_bf16 *a, int lda, const float *src, int lds, int M, int K)
+{
+    __m512 r[16];
+    for (int k0 = 0; k0 < K; k0 += 16)
+        for (int i0 = 0; i0 < M; i0 += 16) {
+            for (int j = 0; j < 16; j++)
+                r[j] = _mm512_loadu_ps(src + (size_t)(k0 + j) * lds + i0);
+            transpose16(r);
+            for (int c = 0; c < 16; c++)
+                _mm256_storeu_si256((__m256i *)(a + (size_t)(i0 + c) * lda + k0),
+                                    to_bf16(r[c]));
+        }
+}
+
+AMX void
+amx_small_transpose(float *dst, int ldd, const float *src, int lds, int R, int Cn)
+{
+    __m512 r[16];
+    for (int r0 = 0; r0 < R; r0 += 16)
+        for (int c0 = 0; c0 < Cn; c0 += 16) {
+            for (int j = 0; j < 16; j++)
+                r[j] = _mm512_loadu_ps(src + (size_t)(r0 + j) * lds + c0);
+            transpose16(r);
+            for (int c = 0; c < 16; c++)
+                _mm512_storeu_ps(dst + (size_t)(c0 + c) * ldd + r0, r[c]);
+        }
+}
+
+void
+amx_small_begin(void)
+{
+    configure(TILE_N);
+}
+
+void
+amx_small_end(void)
+{
+    release();
+}
+
+/* Blocks of 32 x 32 of c: two row tiles by two column tiles, four sums. */
+AMX void
+amx_small_product(float *c, int ldc, const gr_bf16 *a, int lda,
+                  const gr_bf16 *bp, int KB, int kt, int M, int N)
+{
+    size_t sa = (size_t)lda * sizeof *a, sc = (size_t)ldc * sizeof *c;
+    for (int i = 0; i < M; i += 2 * TILE_N)
+        for (int j = 0; j < N; j += 2 * TILE_N) {
+            const gr_bf16 *a0 = a + (size_t)i * lda, *a1 = a0 + (size_t)TILE_N * lda;
+            const gr_bf16 *b0 = bp + (size_t)(j / TILE_N) * KB * TILE_ELEMS;
+            const gr_bf16 *b1 = b0 + (size_t)KB * TILE_ELEMS;
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+            for (int kb = 0; kb < kt; kb++) {
+                _tile_loadd(4, a0 + kb * TILE_K, sa);
+                _tile_loadd(5, a1 + kb * TILE_K, sa);
+                _tile_loadd(6, b0 + (size_t)kb * TILE_ELEMS, 64);
+                _tile_loadd(7, b1 + (size_t)kb * TILE_ELEMS, 64);
+                _tile_dpbf16ps(0, 4, 6);
+                _tile_dpbf16ps(1, 4, 7);
+                _tile_dpbf16ps(2, 5, 6);
+                _tile_dpbf16ps(3, 5, 7);
+            }
+            float *c0 = c + (size_t)i * ldc + j, *c1 = c0 + (size_t)TILE_N * ldc;
+            _tile_stored(0, c0, sc);
+            _tile_stored(1, c0 + TILE_N, sc);
+            _tile_stored(2, c1, sc);
+            _tile_stored(3, c1 + TILE_N, sc);
+        }
+}
+
 #else   /* !HAVE_AMX */
 
 int
@@ -267,6 +454,64 @@ amx_linear_add(float *out, const float *inp, gr_bf16 *a16, const gr_bf16 *wp,
 {
     (void)out; (void)inp; (void)a16; (void)wp; (void)N; (void)C; (void)OC;
     abort();        /* callers check amx_available() */
+}
+
+/* Callers check amx_available(): none of these is reached. */
+void
+amx_small_pack_b(gr_bf16 *bp, const float *src, int ld, int K, int N)
+{
+    (void)bp; (void)src; (void)ld; (void)K; (void)N;
+    abort();
+}
+
+void
+amx_small_pack_bt(gr_bf16 *bp, const float *src, int ld, int K, int N)
+{
+    (void)bp; (void)src; (void)ld; (void)K; (void)N;
+    abort();
+}
+
+void
+amx_small_rows(gr_bf16 *a, int lda, const float *src, int lds, int M, int K,
+               float scale)
+{
+    (void)a; (void)lda; (void)src; (void)lds; (void)M; (void)K; (void)scale;
+    abort();
+}
+
+void
+amx_small_rows_t(gr_bf16 *a, int lda, const float *src, int lds, int M, int K)
+{
+    (void)a; (void)lda; (void)src; (void)lds; (void)M; (void)K;
+    abort();
+}
+
+void
+amx_small_transpose(float *dst, int ldd, const float *src, int lds, int R, int Cn)
+{
+    (void)dst; (void)ldd; (void)src; (void)lds; (void)R; (void)Cn;
+    abort();
+}
+
+void
+amx_small_begin(void)
+{
+    abort();
+}
+
+void
+amx_small_end(void)
+{
+    abort();
+}
+
+void
+amx_small_product(float *c, int ldc, const gr_bf16 *a, int lda,
+                  const gr_bf16 *bp, int KB, int kt, int M, int N)
+{
+    (void)c; (void)ldc; (void)a; (void)lda; (void)bp; (void)KB; (void)kt; (void)M;
+    (void)N;
+    abort();
 }
 
 #endif

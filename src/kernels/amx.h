@@ -40,4 +40,44 @@ size_t amx_rows_len(int N, int C);
 void amx_linear_add(float *out, const float *inp, gr_bf16 *a16,
                     const gr_bf16 *wp, int N, int C, int OC);
 
+/* ---- small products on one thread, for attention in bf16 ----------------
+ *
+ * c (M,N) = a (M,K) . b (K,N) with a in bf16 rows and b packed into the
+ * tiles' layout (as amx_pack lays out weights: column blocks of 16, each
+ * a run of K/32 tiles), on the calling thread's tiles, between
+ * amx_small_begin and amx_small_end.  M, N and K are multiples of 32.
+ * Operands are rounded to bf16 on the way in (ties to even); sums and
+ * results are float32. */
+
+/* Elements (bf16) of a packed b of K inner by N columns. */
+size_t amx_small_b_len(int K, int N);
+
+/* bp = b packed, b (K,N) given by rows: b[k][n] = src[k * ld + n]. */
+void amx_small_pack_b(gr_bf16 *bp, const float *src, int ld, int K, int N);
+
+/* bp = b packed, b (K,N) given by its transpose: b[k][n] = src[n * ld + k]. */
+void amx_small_pack_bt(gr_bf16 *bp, const float *src, int ld, int K, int N);
+
+/* a (M,K; row stride lda) = scale * src (M,K; row stride lds) in bf16. */
+void amx_small_rows(gr_bf16 *a, int lda, const float *src, int lds, int M,
+                    int K, float scale);
+
+/* a (M,K; row stride lda) = src^T in bf16: a[i][k] = src[k * lds + i]. */
+void amx_small_rows_t(gr_bf16 *a, int lda, const float *src, int lds, int M,
+                      int K);
+
+/* dst (Cn,R; row stride ldd) = src (R,Cn; row stride lds)^T, float32;
+ * R and Cn multiples of 16 (AVX-512, as the rest here). */
+void amx_small_transpose(float *dst, int ldd, const float *src, int lds, int R,
+                         int Cn);
+
+/* Set up, and give back, this thread's tiles for amx_small_product. */
+void amx_small_begin(void);
+void amx_small_end(void);
+
+/* c (M,N; row stride ldc) = a (M, 32 kt; row stride lda) . the first 32 kt
+ * inner rows of bp, packed for KB tiles of inner dimension (KB >= kt). */
+void amx_small_product(float *c, int ldc, const gr_bf16 *a, int lda,
+                       const gr_bf16 *bp, int KB, int kt, int M, int N);
+
 #endif

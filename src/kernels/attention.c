@@ -2,7 +2,10 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 
+#include "kernels/amx.h"
 #include "kernels/blas.h"
 #include "kernels/par.h"
 #include "kernels/prof.h"
@@ -115,15 +118,145 @@ head_backward(float *dq, float *dk, float *dv, float *dS, const float *dy,
     }
 }
 
+/* ---- bf16 on AMX tiles ----------------------------------------------------
+ *
+ * The same blocks as above, each product on the thread's AMX tiles.  b
+ * operands are packed per head: k (and v) as the transposed b of the
+ * scores (and of dP), v (and k) as the b of the values (and of dq).  The
+ * key gradients come out transposed, dk^T = q^T dS and dv^T = dy^T P,
+ * so that the long inner dimension (queries) sits in the packed b; a
+ * 64 x hs block is then written back in place. */
+
+int
+attention_bf16_runs(int T, int C, int NH)
+{
+    int hs = NH > 0 ? C / NH : 0;
+    return hs > 0 && hs % 32 == 0 && T % ATT_BLOCK == 0 && ATT_BLOCK % 32 == 0 &&
+           amx_available(NULL);
+}
+
+/* A thread's scratch for its heads, one allocation per call (under a
+ * megabyte for a context of 1024). */
+struct amx_head {
+    gr_bf16 *bt;        /* (hs x T) packed: k^T, or v^T for dP */
+    gr_bf16 *bn;        /* (T x hs) packed: v, or k for dq */
+    gr_bf16 *a;         /* (ATT_BLOCK x T): a block of rows in bf16 */
+    gr_bf16 *qt, *dyt;  /* (hs x T): q^T and dy^T */
+    gr_bf16 *bs;        /* (T x ATT_BLOCK) packed: a column block of dS or P */
+    float *ct;          /* (hs x ATT_BLOCK): dk^T or dv^T of a block */
+    void *mem;
+};
+
+static void
+amx_head_init(struct amx_head *s, int T, int hs)
+{
+    size_t nb = amx_small_b_len(hs, T), nt = (size_t)hs * T;
+    size_t na = (size_t)ATT_BLOCK * T, ns = amx_small_b_len(T, ATT_BLOCK);
+    size_t n16 = 2 * nb + na + 2 * nt + ns;     /* all multiples of 32 */
+    size_t bytes = n16 * sizeof(gr_bf16) + (size_t)hs * ATT_BLOCK * sizeof(float);
+    s->mem = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!s->mem) {
+        fprintf(stderr, "garage: out of memory in attention\n");
+        abort();
+    }
+    s->bt = s->mem;
+    s->bn = s->bt + nb;
+    s->a = s->bn + nb;
+    s->qt = s->a + na;
+    s->dyt = s->qt + nt;
+    s->bs = s->dyt + nt;
+    s->ct = (float *)(s->bs + ns);
+}
+
+static void
+head_forward_amx(struct amx_head *s, float *y, float *att, const float *q,
+                 const float *k, const float *v, int T, int C, int hs, int causal)
+{
+    int C3 = 3 * C, KT = T / 32, HT = hs / 32;
+    amx_small_pack_bt(s->bt, k, C3, hs, T);         /* b[d][key] = k[key][d] */
+    amx_small_pack_b(s->bn, v, C3, T, hs);          /* b[key][d] = v[key][d] */
+    for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
+        int nk = causal ? r0 + ATT_BLOCK : T;
+        float *S = att + (size_t)r0 * T;
+        amx_small_rows(s->a, hs, q + (size_t)r0 * C3, C3, ATT_BLOCK, hs,
+                       1.0f / sqrtf((float)hs));
+        amx_small_product(S, T, s->a, hs, s->bt, HT, HT, ATT_BLOCK, nk);
+        softmax_block(S, T, r0, ATT_BLOCK, nk, causal);
+        amx_small_rows(s->a, T, S, T, ATT_BLOCK, nk, 1.0f);
+        amx_small_product(y + (size_t)r0 * C, C, s->a, T, s->bn, KT, nk / 32,
+                          ATT_BLOCK, hs);
+    }
+}
+
+static void
+head_backward_amx(struct amx_head *s, float *dq, float *dk, float *dv,
+                  float *dS, const float *dy, const float *q, const float *k,
+                  const float *v, const float *att, int T, int C, int hs,
+                  int causal)
+{
+    int C3 = 3 * C, KT = T / 32, HT = hs / 32;
+    float scale = 1.0f / sqrtf((float)hs);
+    amx_small_pack_bt(s->bt, v, C3, hs, T);         /* b[d][key] = v[key][d] */
+    amx_small_pack_b(s->bn, k, C3, T, hs);          /* b[key][d] = k[key][d] */
+    for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
+        int nk = causal ? r0 + ATT_BLOCK : T;
+        float *d = dS + (size_t)r0 * T;
+        /* dP = dy v^T */
+        amx_small_rows(s->a, hs, dy + (size_t)r0 * C, C, ATT_BLOCK, hs, 1.0f);
+        amx_small_product(d, T, s->a, hs, s->bt, HT, HT, ATT_BLOCK, nk);
+        dsoftmax_block(d, att + (size_t)r0 * T, T, r0, ATT_BLOCK, nk, causal,
+                       scale);
+        /* dq = dS k */
+        amx_small_rows(s->a, T, d, T, ATT_BLOCK, nk, 1.0f);
+        amx_small_product(dq + (size_t)r0 * C3, C3, s->a, T, s->bn, KT, nk / 32,
+                          ATT_BLOCK, hs);
+    }
+    amx_small_rows_t(s->qt, T, q, C3, hs, T);       /* qt[d][t] = q[t][d] */
+    amx_small_rows_t(s->dyt, T, dy, C, hs, T);
+    /* Column block c0 of dS and P is nonzero only in rows >= c0 when causal. */
+    for (int c0 = 0; c0 < T; c0 += ATT_BLOCK) {
+        int rs = causal ? c0 : 0, n = T - rs;
+        /* dk^T = q^T dS[:, block];  dv^T = dy^T P[:, block] */
+        amx_small_pack_b(s->bs, dS + (size_t)rs * T + c0, T, n, ATT_BLOCK);
+        amx_small_product(s->ct, ATT_BLOCK, s->qt + rs, T, s->bs, n / 32, n / 32,
+                          hs, ATT_BLOCK);
+        amx_small_transpose(dk + (size_t)c0 * C3, C3, s->ct, ATT_BLOCK, hs, ATT_BLOCK);
+        amx_small_pack_b(s->bs, att + (size_t)rs * T + c0, T, n, ATT_BLOCK);
+        amx_small_product(s->ct, ATT_BLOCK, s->dyt + rs, T, s->bs, n / 32, n / 32,
+                          hs, ATT_BLOCK);
+        amx_small_transpose(dv + (size_t)c0 * C3, C3, s->ct, ATT_BLOCK, hs, ATT_BLOCK);
+    }
+}
+
 void
 attention_forward(float *out, float *att, const float *qkv,
-                  int B, int T, int C, int NH, int causal)
+                  int B, int T, int C, int NH, int causal, int bf16)
 {
     prof_begin(PROF_ATTENTION);
     int hs = C / NH, nbh = B * NH;
     /* One pool: heads in parallel, each product on its own thread.
      * Otherwise one head after another, OpenBLAS threading each product. */
     int nt = par_heads(B, T, C);
+    if (bf16 && attention_bf16_runs(T, C, NH)) {
+#pragma omp parallel num_threads(nt) if (nt > 1)
+        {
+            struct amx_head s;
+            amx_head_init(&s, T, hs);
+            amx_small_begin();
+#pragma omp for schedule(static)
+            for (int bh = 0; bh < nbh; bh++) {
+                int b = bh / NH, h = bh % NH;
+                const float *base = qkv + (size_t)b * T * 3 * C + h * hs;
+                head_forward_amx(&s, out + (size_t)b * T * C + h * hs,
+                                 att + (size_t)bh * T * T, base, base + C,
+                                 base + 2 * C, T, C, hs, causal);
+            }
+            amx_small_end();
+            free(s.mem);
+        }
+        prof_end(PROF_ATTENTION);
+        return;
+    }
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int bh = 0; bh < nbh; bh++) {
         int b = bh / NH, h = bh % NH;
@@ -138,11 +271,35 @@ attention_forward(float *out, float *att, const float *qkv,
 void
 attention_backward(float *dqkv, float *datt, const float *dout,
                    const float *qkv, const float *att,
-                   int B, int T, int C, int NH, int causal)
+                   int B, int T, int C, int NH, int causal, int bf16)
 {
     prof_begin(PROF_ATTENTION);
     int hs = C / NH, nbh = B * NH;
     int nt = par_heads(B, T, C);
+    if (bf16 && attention_bf16_runs(T, C, NH)) {
+#pragma omp parallel num_threads(nt) if (nt > 1)
+        {
+            struct amx_head s;
+            amx_head_init(&s, T, hs);
+            amx_small_begin();
+#pragma omp for schedule(static)
+            for (int bh = 0; bh < nbh; bh++) {
+                int b = bh / NH, h = bh % NH;
+                size_t o3 = (size_t)b * T * 3 * C + h * hs;
+                const float *base = qkv + o3;
+                float *dbase = dqkv + o3;
+                head_backward_amx(&s, dbase, dbase + C, dbase + 2 * C,
+                                  datt + (size_t)bh * T * T,
+                                  dout + (size_t)b * T * C + h * hs,
+                                  base, base + C, base + 2 * C,
+                                  att + (size_t)bh * T * T, T, C, hs, causal);
+            }
+            amx_small_end();
+            free(s.mem);
+        }
+        prof_end(PROF_ATTENTION);
+        return;
+    }
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int bh = 0; bh < nbh; bh++) {
         int b = bh / NH, h = bh % NH;

@@ -408,7 +408,7 @@ gpt_forward_trunk(struct gpt *m, const int32_t *inputs, int B, int T,
                           p->ln1b + c, N, C);
         lin_forward(m, qkv, NULL, ln1, ln1_16, p->qkvw + 3 * c * C,
                     p->qkvb + 3 * c, N, C, 3 * C);
-        attention_forward(atty, att, qkv, B, T, C, NH, causal);
+        attention_forward(atty, att, qkv, B, T, C, NH, causal, bf16);
         lin_forward(m, res2, res, atty, atty16, p->attprojw + c * C,
                     p->attprojb + c, N, C, C);
         layernorm_forward(ln2, a->ln2_mean + (size_t)l * N,
@@ -509,7 +509,7 @@ trunk_backward(struct gpt *m, const float *dlnf)
         lin_backward(m, dln, p->attprojw + c * C, g->attprojb + c, dres,
                      atty, atty16, N, C, C);
         attention_backward(dbig, a->datt, dln, qkv, att, B, T, C, NH,
-                           m->causal);
+                           m->causal, m->precision == GPT_BF16);
         lin_backward(m, dln, p->qkvw + 3 * c * C, g->qkvb + 3 * c, dbig,
                      ln1, ln1_16, N, C, 3 * C);
         layernorm_backward(dres, g->ln1w + c, g->ln1b + c, dln, res,
