@@ -228,6 +228,57 @@ head_backward_amx(struct amx_head *s, float *dq, float *dk, float *dv,
     }
 }
 
+/* One layer's attention for amx_for_heads: forward, out (B,T,C) and att
+ * from qkv; backward, out = dqkv and att = datt from dout, qkv and patt. */
+struct att_args {
+    float *out, *att;
+    const float *qkv, *dout, *patt;
+    int T, C, NH, causal;
+};
+
+/* fn(s, bh, arg) for every (batch, head) bh, in parallel, each thread
+ * with its scratch and its tiles set up. */
+static void
+amx_for_heads(int nt, int nbh, int T, int hs,
+              void (*fn)(struct amx_head *s, int bh, const struct att_args *a),
+              const struct att_args *a)
+{
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        struct amx_head s;
+        amx_head_init(&s, T, hs);
+        amx_small_begin();
+#pragma omp for schedule(static)
+        for (int bh = 0; bh < nbh; bh++)
+            fn(&s, bh, a);
+        amx_small_end();
+        free(s.mem);
+    }
+}
+
+static void
+forward_amx(struct amx_head *s, int bh, const struct att_args *a)
+{
+    int T = a->T, C = a->C, hs = C / a->NH, b = bh / a->NH, h = bh % a->NH;
+    const float *base = a->qkv + (size_t)b * T * 3 * C + h * hs;
+    head_forward_amx(s, a->out + (size_t)b * T * C + h * hs,
+                     a->att + (size_t)bh * T * T, base, base + C, base + 2 * C,
+                     T, C, hs, a->causal);
+}
+
+static void
+backward_amx(struct amx_head *s, int bh, const struct att_args *a)
+{
+    int T = a->T, C = a->C, hs = C / a->NH, b = bh / a->NH, h = bh % a->NH;
+    size_t o3 = (size_t)b * T * 3 * C + h * hs;
+    const float *base = a->qkv + o3;
+    float *dbase = a->out + o3;
+    head_backward_amx(s, dbase, dbase + C, dbase + 2 * C, a->att + (size_t)bh * T * T,
+                      a->dout + (size_t)b * T * C + h * hs, base, base + C,
+                      base + 2 * C, a->patt + (size_t)bh * T * T, T, C, hs,
+                      a->causal);
+}
+
 void
 attention_forward(float *out, float *att, const float *qkv,
                   int B, int T, int C, int NH, int causal, int bf16)
@@ -238,22 +289,9 @@ attention_forward(float *out, float *att, const float *qkv,
      * Otherwise one head after another, OpenBLAS threading each product. */
     int nt = par_heads(B, T, C);
     if (bf16 && attention_bf16_runs(T, C, NH)) {
-#pragma omp parallel num_threads(nt) if (nt > 1)
-        {
-            struct amx_head s;
-            amx_head_init(&s, T, hs);
-            amx_small_begin();
-#pragma omp for schedule(static)
-            for (int bh = 0; bh < nbh; bh++) {
-                int b = bh / NH, h = bh % NH;
-                const float *base = qkv + (size_t)b * T * 3 * C + h * hs;
-                head_forward_amx(&s, out + (size_t)b * T * C + h * hs,
-                                 att + (size_t)bh * T * T, base, base + C,
-                                 base + 2 * C, T, C, hs, causal);
-            }
-            amx_small_end();
-            free(s.mem);
-        }
+        struct att_args a = { .out = out, .att = att, .qkv = qkv, .T = T,
+                              .C = C, .NH = NH, .causal = causal };
+        amx_for_heads(nt, nbh, T, hs, forward_amx, &a);
         prof_end(PROF_ATTENTION);
         return;
     }
@@ -277,26 +315,10 @@ attention_backward(float *dqkv, float *datt, const float *dout,
     int hs = C / NH, nbh = B * NH;
     int nt = par_heads(B, T, C);
     if (bf16 && attention_bf16_runs(T, C, NH)) {
-#pragma omp parallel num_threads(nt) if (nt > 1)
-        {
-            struct amx_head s;
-            amx_head_init(&s, T, hs);
-            amx_small_begin();
-#pragma omp for schedule(static)
-            for (int bh = 0; bh < nbh; bh++) {
-                int b = bh / NH, h = bh % NH;
-                size_t o3 = (size_t)b * T * 3 * C + h * hs;
-                const float *base = qkv + o3;
-                float *dbase = dqkv + o3;
-                head_backward_amx(&s, dbase, dbase + C, dbase + 2 * C,
-                                  datt + (size_t)bh * T * T,
-                                  dout + (size_t)b * T * C + h * hs,
-                                  base, base + C, base + 2 * C,
-                                  att + (size_t)bh * T * T, T, C, hs, causal);
-            }
-            amx_small_end();
-            free(s.mem);
-        }
+        struct att_args a = { .out = dqkv, .att = datt, .qkv = qkv, .dout = dout,
+                              .patt = att, .T = T, .C = C, .NH = NH,
+                              .causal = causal };
+        amx_for_heads(nt, nbh, T, hs, backward_amx, &a);
         prof_end(PROF_ATTENTION);
         return;
     }
