@@ -39,6 +39,19 @@ check_exit(void)
     return check_failures ? 1 : 0;
 }
 
+/* Relative L2 distance of x (n) from ref (the absolute one when ref is
+ * all zeros). */
+static inline double
+check_rel_l2(const float *x, const float *ref, size_t n)
+{
+    double d = 0, r = 0;
+    for (size_t i = 0; i < n; i++) {
+        d += ((double)x[i] - ref[i]) * ((double)x[i] - ref[i]);
+        r += (double)ref[i] * ref[i];
+    }
+    return r > 0 ? sqrt(d / r) : sqrt(d);
+}
+
 /* $srcdir/rel, for fixtures; static buffer. */
 static inline const char *
 check_srcpath(const char *rel)

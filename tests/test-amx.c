@@ -84,18 +84,6 @@ check_shape(struct gr_rng *rng, int N, int C, int OC)
     free(a16);
 }
 
-/* Relative L2 distance of n values. */
-static double
-rel_l2(const float *got, const float *want, size_t n)
-{
-    double d = 0, r = 0;
-    for (size_t i = 0; i < n; i++) {
-        d += ((double)got[i] - want[i]) * ((double)got[i] - want[i]);
-        r += (double)want[i] * want[i];
-    }
-    return sqrt(d / (r + 1e-300));
-}
-
 /* Attention with bf16 = 1 (AMX tiles) against fp32, forward and backward,
  * causal and not: bf16's rounding of the operands, no more; and the same
  * on 1 thread as on 2. */
@@ -119,7 +107,7 @@ check_attention(struct gr_rng *rng, int B, int T, int C, int NH, int causal)
     attention_backward(d32, datt, dout, qkv, a32, B, T, C, NH, causal, 0);
     attention_forward(o16, a16, qkv, B, T, C, NH, causal, 1);
     attention_backward(d16, datt, dout, qkv, a16, B, T, C, NH, causal, 1);
-    double eo = rel_l2(o16, o32, n1), ed = rel_l2(d16, d32, n3);
+    double eo = check_rel_l2(o16, o32, n1), ed = check_rel_l2(d16, d32, n3);
     CHECK_MSG(eo < 1e-2 && eo > 1e-5, "attention T %d C %d NH %d causal %d: "
               "output %g from fp32's", T, C, NH, causal, eo);
     CHECK_MSG(ed < 2e-2 && ed > 1e-5, "attention T %d C %d NH %d causal %d: "

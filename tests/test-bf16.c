@@ -16,18 +16,6 @@
 #include "model/adamw.h"
 #include "model/gpt.h"
 
-/* relative L2 error of x against ref */
-static double
-rel_l2(const float *x, const float *ref, size_t n)
-{
-    double d = 0, r = 0;
-    for (size_t i = 0; i < n; i++) {
-        d += ((double)x[i] - ref[i]) * ((double)x[i] - ref[i]);
-        r += (double)ref[i] * ref[i];
-    }
-    return r > 0 ? sqrt(d / r) : sqrt(d);
-}
-
 static void
 test_gemm(struct gr_rng *rng)
 {
@@ -60,7 +48,7 @@ test_gemm(struct gr_rng *rng)
                             ldb, acc ? 1.0f : 0.0f, C0, N);
                 bf16_gemm(a, b, M, N, K, A16, lda, B16, ldb,
                           acc ? 1.0f : 0.0f, C1, N);
-                double e = rel_l2(C1, C0, (size_t)M * N);
+                double e = check_rel_l2(C1, C0, (size_t)M * N);
                 CHECK_MSG(e < 1e-2, "ta %d tb %d acc %d: error %g", ta, tb,
                           acc, e);
             }
@@ -113,10 +101,10 @@ main(void)
     gpt_zero_grad(&m);
     float l16 = gpt_forward(&m, in, tg, B, T, 1);
     CHECK_MSG(fabsf(l16 - l32) < 2e-3f * l32, "loss %g vs %g", l16, l32);
-    double lerr = rel_l2(m.a.logits, lg, nl);
+    double lerr = check_rel_l2(m.a.logits, lg, nl);
     CHECK_MSG(lerr < 2e-2, "logits error %g", lerr);
     gpt_backward(&m);
-    double ge = rel_l2(m.grads, g32, m.nparams);
+    double ge = check_rel_l2(m.grads, g32, m.nparams);
     CHECK_MSG(ge < 3e-2, "gradient error %g", ge);
 
     /* a bigger batch reallocates acts16 too */
@@ -124,7 +112,7 @@ main(void)
     gpt_zero_grad(&m);
     CHECK(fabsf(gpt_forward(&m, in, tg, B, T, 1) - l16) < 1e-6f);
     gpt_backward(&m);
-    CHECK(rel_l2(m.grads, g32, m.nparams) == ge);
+    CHECK(check_rel_l2(m.grads, g32, m.nparams) == ge);
 
     /* training lowers the loss about as fp32 does */
     float *p0 = malloc(m.nparams * sizeof *p0);

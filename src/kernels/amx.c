@@ -40,12 +40,6 @@ amx_packed_len(int C, int OC)
 }
 
 size_t
-amx_small_b_len(int K, int N)
-{
-    return (size_t)round_up(N, TILE_N) * round_up(K, TILE_K);
-}
-
-size_t
 amx_rows_len(int N, int C)
 {
     return (size_t)N * round_up(C, TILE_K);
@@ -364,15 +358,22 @@ transpose16(__m512 r[16])
         r[i] = t[i];
 }
 
+/* r[c] = column c of the 16 x 16 block of src (row stride lds) at s. */
+AMX static inline void
+load_columns16(__m512 r[16], const float *s, int lds)
+{
+    for (int j = 0; j < 16; j++)
+        r[j] = _mm512_loadu_ps(s + (size_t)j * lds);
+    transpose16(r);
+}
+
 AMX void
 amx_small_rows_t(gr_bf16 *a, int lda, const float *src, int lds, int M, int K)
 {
     __m512 r[16];
     for (int k0 = 0; k0 < K; k0 += 16)
         for (int i0 = 0; i0 < M; i0 += 16) {
-            for (int j = 0; j < 16; j++)
-                r[j] = _mm512_loadu_ps(src + (size_t)(k0 + j) * lds + i0);
-            transpose16(r);
+            load_columns16(r, src + (size_t)k0 * lds + i0, lds);
             for (int c = 0; c < 16; c++)
                 _mm256_storeu_si256((__m256i *)(a + (size_t)(i0 + c) * lda + k0),
                                     to_bf16(r[c]));
@@ -385,9 +386,7 @@ amx_small_transpose(float *dst, int ldd, const float *src, int lds, int R, int C
     __m512 r[16];
     for (int r0 = 0; r0 < R; r0 += 16)
         for (int c0 = 0; c0 < Cn; c0 += 16) {
-            for (int j = 0; j < 16; j++)
-                r[j] = _mm512_loadu_ps(src + (size_t)(r0 + j) * lds + c0);
-            transpose16(r);
+            load_columns16(r, src + (size_t)r0 * lds + c0, lds);
             for (int c = 0; c < 16; c++)
                 _mm512_storeu_ps(dst + (size_t)(c0 + c) * ldd + r0, r[c]);
         }

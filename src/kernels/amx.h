@@ -44,13 +44,11 @@ void amx_linear_add(float *out, const float *inp, gr_bf16 *a16,
  *
  * c (M,N) = a (M,K) . b (K,N) with a in bf16 rows and b packed into the
  * tiles' layout (as amx_pack lays out weights: column blocks of 16, each
- * a run of K/32 tiles), on the calling thread's tiles, between
+ * a run of K/32 tiles; amx_packed_len(K, N) elements), on the calling
+ * thread's tiles, between
  * amx_small_begin and amx_small_end.  M, N and K are multiples of 32.
  * Operands are rounded to bf16 on the way in (ties to even); sums and
  * results are float32. */
-
-/* Elements (bf16) of a packed b of K inner by N columns. */
-size_t amx_small_b_len(int K, int N);
 
 /* bp = b packed, b (K,N) given by rows: b[k][n] = src[k * ld + n]. */
 void amx_small_pack_b(gr_bf16 *bp, const float *src, int ld, int K, int N);

@@ -150,8 +150,9 @@ struct amx_head {
 static void
 amx_head_init(struct amx_head *s, int T, int hs)
 {
-    size_t nb = amx_small_b_len(hs, T), nt = (size_t)hs * T;
-    size_t na = (size_t)ATT_BLOCK * T, ns = amx_small_b_len(T, ATT_BLOCK);
+    /* packed b operands: amx_packed_len(inner, columns) */
+    size_t nb = amx_packed_len(hs, T), nt = (size_t)hs * T;
+    size_t na = (size_t)ATT_BLOCK * T, ns = amx_packed_len(T, ATT_BLOCK);
     size_t n16 = 2 * nb + na + 2 * nt + ns;     /* all multiples of 32 */
     size_t bytes = n16 * sizeof(gr_bf16) + (size_t)hs * ATT_BLOCK * sizeof(float);
     s->mem = aligned_alloc(64, (bytes + 63) / 64 * 64);

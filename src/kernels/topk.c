@@ -1,6 +1,7 @@
 #include "kernels/topk.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "kernels/par.h"
 #include "kernels/simd.h"
@@ -87,10 +88,16 @@ at_least_avx512(const float *x, int n, float t, int32_t *idx)
 }
 #endif
 
-/* A min-heap of the k best so far: O(n log k) instead of sorting all n. */
+/* A min-heap of the k best so far: O(n log k) instead of sorting all n,
+ * while k is under a quarter of n. */
 void
 top_values(const float *x, int n, int k, float *top)
 {
+    if (k >= n / 4) {
+        memcpy(top, x, (size_t)n * sizeof *top);
+        qsort(top, (size_t)n, sizeof *top, cmp_desc);
+        return;
+    }
     int h = 0, i = 0;
     for (; i < n && h < k; i++)
         h = heap_offer(top, h, k, x[i]);

@@ -7,8 +7,9 @@
 
 #include <stdint.h>
 
-/* The k largest of x (n) into top (k), largest first (equal values
- * repeat); 1 <= k <= n. */
+/* The k largest of x (n) into top[0..k), largest first (equal values
+ * repeat); 1 <= k <= n.  top has room for n: when k is a large share of
+ * n, the whole row is sorted there. */
 void top_values(const float *x, int n, int k, float *top);
 
 /* The indices i of x (n) with x[i] >= t, in increasing order, into idx

@@ -286,7 +286,8 @@ gpt_padded_len(const struct gpt *m, int T)
     if (m->precision != GPT_BF16)
         return T;
     int p = (T + GPT_PAD_BF16 - 1) / GPT_PAD_BF16 * GPT_PAD_BF16;
-    return p < m->cfg.T ? p : m->cfg.T > T ? m->cfg.T : T;
+    int cap = m->cfg.T > T ? m->cfg.T : T;      /* the context, or T past it */
+    return p < cap ? p : cap;
 }
 
 enum gr_status

@@ -292,13 +292,6 @@ sampler_defaults(void)
                                   .top_p = 1.0f, .repetition_penalty = 1.0f };
 }
 
-static int
-cmp_desc(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return x < y ? 1 : x > y ? -1 : 0;
-}
-
 int
 sample_next(const float *logits, int V, const struct sampler_opts *o,
             const int32_t *history, int nhist, struct gr_rng *rng,
@@ -329,12 +322,7 @@ sample_next(const float *logits, int V, const struct sampler_opts *o,
     int k = o->top_k > 0 && o->top_k < V ? o->top_k : V;
     int use_p = o->top_p > 0.0f && o->top_p < 1.0f;
     if (k < V || use_p) {
-        if (k < V / 4) {
-            top_values(x, V, k, sorted);
-        } else {
-            memcpy(sorted, x, (size_t)V * sizeof *sorted);
-            qsort(sorted, V, sizeof *sorted, cmp_desc);
-        }
+        top_values(x, V, k, sorted);
         int keep = k;
         if (use_p) {
             double cum = 0.0;
