@@ -138,7 +138,7 @@ wait_for "The recipe"
 
 # Demonstrations: i imports the set garage ships, found uninstalled too
 keys 4
-wait_for "a file of yours"
+wait_for "None yet: a writes one"
 keys i
 wait_for "Imported 196 demonstrations"
 has "$s" "Demonstrations (196)"

@@ -200,8 +200,9 @@ sft_draw(struct screen *scr, struct rect body)
     list_show(&s->list, lin.h);
     if (!s->demos.n) {
         char *shipped = data_path("demos.jsonl");
-        char *hint = xasprintf("None yet: a writes one, i imports the set garage ships "
-                               "(%s), ':demos import=FILE' a file of yours.", shipped);
+        /* the path last: its length moves where the lines wrap */
+        char *hint = xasprintf("None yet: a writes one, ':demos import=FILE' imports a "
+                               "file of yours, i the set garage ships: %s", shipped);
         draw_wrap((struct rect){ lin.y, lin.x + 1, lin.h, lin.w - 2 }, 0, style(ST_DIM),
                   hint);
         free(hint);
