@@ -61,6 +61,37 @@ reduce16(__m512 v0, __m512 v1, __m512 v2, __m512 v3, __m512 v4, __m512 v5,
                          _mm512_shuffle_f32x4(t0, t1, 0xdd));
 }
 
+/* r[0..15] (16 rows of 16) become its columns: r[c][j] = old r[j][c]. */
+AVX512 static inline void
+transpose16(__m512 r[16])
+{
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {           /* pairs of rows, per 128-bit lane */
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {           /* lane L of r[4i+j]: column 4L+j */
+        __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 2]);
+        __m512d c = _mm512_castps_pd(t[4 * i + 1]), d = _mm512_castps_pd(t[4 * i + 3]);
+        r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+        r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+        r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, d));
+        r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, d));
+    }
+    for (int j = 0; j < 4; j++) {           /* lanes of rows 0-3, 4-7, 8-11, 12-15 */
+        __m512 lo01 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x44);
+        __m512 hi01 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xee);
+        __m512 lo23 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x44);
+        __m512 hi23 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xee);
+        t[j] = _mm512_shuffle_f32x4(lo01, lo23, 0x88);
+        t[4 + j] = _mm512_shuffle_f32x4(lo01, lo23, 0xdd);
+        t[8 + j] = _mm512_shuffle_f32x4(hi01, hi23, 0x88);
+        t[12 + j] = _mm512_shuffle_f32x4(hi01, hi23, 0xdd);
+    }
+    for (int i = 0; i < 16; i++)
+        r[i] = t[i];
+}
+
 #endif
 
 #endif
