@@ -37,8 +37,15 @@ has "$out" "Generation (precision=auto): "
 # the choice of who computes the products, and the variable that sets it
 expect 0 env OMP_NUM_THREADS=2 GARAGE_SGEMM=openblas "$GARAGE" --version
 has "$out" "Products: OpenBLAS, 2 threads"
-expect 0 env OMP_NUM_THREADS=1 "$GARAGE" --version
+expect 0 env OMP_NUM_THREADS=1 GARAGE_SGEMM=openblas "$GARAGE" --version
 has "$out" "Products: OpenBLAS, 1 thread"
+# the default: garage's own product where the CPU has AVX-512
+expect 0 env OMP_NUM_THREADS=2 "$GARAGE" --version
+if grep -q avx512f /proc/cpuinfo 2>/dev/null; then
+    has "$out" "Products: garage (AVX-512), 2 threads"
+else
+    has "$out" "Products: OpenBLAS, 2 threads"
+fi
 
 expect 2 "$GARAGE"
 has "$err" "Usage: garage"

@@ -175,6 +175,10 @@ tests_test_bf16_LDADD = $(ENGINE_LIBS)
 check_PROGRAMS += tests/test-linear
 TESTS += tests/test-linear
 tests_test_linear_LDADD = $(ENGINE_LIBS)
+# gemm (garage's own fp32 product, GARAGE_SGEMM=garage; skipped without AVX-512)
+check_PROGRAMS += tests/test-gemm
+TESTS += tests/test-gemm
+tests_test_gemm_LDADD = $(ENGINE_LIBS)
 # amx (few-row products on AMX tiles; skipped without AMX)
 check_PROGRAMS += tests/test-amx
 TESTS += tests/test-amx

@@ -87,8 +87,9 @@ main(void)
                         check_shape(&rng, Ns[i], Cs[j], OCs[k], rows);
         /* big enough to be split across threads, by each backend of
          * gr_sgemm that is built in (GARAGE_SGEMM) */
-        static const char *const backends[] = { "openblas", "onednn", "auto" };
-        for (int b = 0; b < 3; b++) {
+        static const char *const backends[] = { "openblas", "onednn", "auto",
+                                                "garage" };
+        for (int b = 0; b < 4; b++) {
             if (kernels_set_sgemm(backends[b]) != 0)
                 continue;
             check_shape(&rng, 300, 129, 257, 0);

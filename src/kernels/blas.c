@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/gemm.h"
 #include "kernels/onednn.h"
 #include "kernels/par.h"
 
@@ -49,18 +50,21 @@ kernels_blas_core(void)
 }
 
 /* The big products of one-pool mode (GARAGE_SGEMM):
- *   openblas  (the default) OpenBLAS at one thread, each product split
- *             across the threads by gr_sgemm;
+ *   garage    (the default where the CPU has AVX-512) gemm_f32
+ *             (kernels/gemm.c) on the same OpenMP threads, which share
+ *             its packed operands;
+ *   openblas  (the default elsewhere) OpenBLAS at one thread, each
+ *             product split across the threads by gr_sgemm;
  *   onednn    oneDNN's f32 matmul on the same OpenMP threads, for all;
  *   auto      oneDNN for the products shaped A . B^T (the forward of every
  *             linear layer), OpenBLAS for the rest.
- * Product by product oneDNN measured 1.0-1.3x OpenBLAS on most shapes of
- * configs S, M and 124M and down to 0.5x on a few (bench-train shapes),
- * but whole training steps were no faster with either oneDNN mode
- * (bench/README, 2026-11-27), so OpenBLAS stays the default.  The choice
- * is by shape alone, never by timing, so that a seed gives the same run
- * every time. */
-enum { SGEMM_OPENBLAS, SGEMM_ONEDNN, SGEMM_AUTO };
+ * Whole training steps of configs S and M ran 1.2-1.3x faster with garage's
+ * product than with OpenBLAS split by gr_sgemm, 124M about the same
+ * (bench/README).  Product by product oneDNN measured 1.0-1.3x OpenBLAS
+ * on most shapes and down to 0.5x on a few, but whole training steps were
+ * no faster with either oneDNN mode.  The choice is by shape alone, never
+ * by timing, so that a seed gives the same run every time. */
+enum { SGEMM_OPENBLAS, SGEMM_ONEDNN, SGEMM_AUTO, SGEMM_GARAGE };
 static int sgemm_mode = -1;
 
 /* The mode a name asks for, if it can run here; else -1. */
@@ -69,9 +73,12 @@ sgemm_named(const char *name)
 {
     int u = !strcmp(name, "onednn") ? SGEMM_ONEDNN :
             !strcmp(name, "openblas") ? SGEMM_OPENBLAS :
-            !strcmp(name, "auto") ? SGEMM_AUTO : -1;
+            !strcmp(name, "auto") ? SGEMM_AUTO :
+            !strcmp(name, "garage") ? SGEMM_GARAGE : -1;
     if (u == SGEMM_ONEDNN || u == SGEMM_AUTO)
         return onednn_available(NULL) ? u : -1;
+    if (u == SGEMM_GARAGE)
+        return gemm_f32_runs() ? u : -1;
     return u;
 }
 
@@ -83,7 +90,7 @@ f32_mode(void)
         const char *e = getenv("GARAGE_SGEMM");
         u = e ? sgemm_named(e) : -1;
         if (u < 0)
-            u = SGEMM_OPENBLAS;
+            u = gemm_f32_runs() ? SGEMM_GARAGE : SGEMM_OPENBLAS;
         __atomic_store_n(&sgemm_mode, u, __ATOMIC_RELAXED);
     }
     return u;
@@ -102,13 +109,25 @@ kernels_set_sgemm(const char *name)
 const char *
 kernels_sgemm_name(void)
 {
-    static const char *const names[] = { "openblas", "onednn", "auto" };
+    static const char *const names[] = { "openblas", "onednn", "auto", "garage" };
     return names[f32_mode()];
+}
+
+/* 1 unless OpenBLAS's own pool threads the products (blas.h). */
+static int
+own_pool(void)
+{
+    return __atomic_load_n(&split_forced, __ATOMIC_RELAXED) ||
+           openblas_get_num_threads() == 1;
 }
 
 const char *
 kernels_sgemm_backend(void)
 {
+    if (!own_pool())
+        return "OpenBLAS";
+    if (f32_mode() == SGEMM_GARAGE)
+        return "garage (AVX-512)";
     if (!kernels_split_mode())
         return "OpenBLAS";
     switch (f32_mode()) {
@@ -118,7 +137,8 @@ kernels_sgemm_backend(void)
     }
 }
 
-/* Below this many multiply-adds a product is not worth splitting. */
+/* Below this many multiply-adds a product is not worth splitting, nor
+ * packing for garage's product (OpenBLAS's small kernels take it). */
 #define SPLIT_MIN_WORK (1 << 21)
 /* Blocks are multiples of this many rows or columns, at least
  * SPLIT_MIN_BLOCK, about SPLIT_PER_THREAD per thread. */
@@ -133,16 +153,21 @@ gr_sgemm(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb,
 {
     if (M <= 0 || N <= 0)
         return;
+    int big = (double)M * N * K >= SPLIT_MIN_WORK;
     int nt = 1;
-    if ((double)M * N * K >= SPLIT_MIN_WORK && !omp_in_parallel() &&
-        kernels_split_mode())
+    if (big && !omp_in_parallel() && kernels_split_mode())
         nt = kernels_threads();
+    int mode = f32_mode();
+    /* garage's product where it repays its packing, on our pool alone */
+    if (mode == SGEMM_GARAGE && big && own_pool()) {
+        gemm_f32(nt, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
     if (nt <= 1) {
         cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb,
                     beta, C, ldc);
         return;
     }
-    int mode = f32_mode();
     if (alpha == 1.0f && (beta == 0.0f || beta == 1.0f) &&
         (mode == SGEMM_ONEDNN ||
          (mode == SGEMM_AUTO && ta == CblasNoTrans && tb == CblasTrans)) &&

@@ -2,6 +2,7 @@
 src_libkernels_a_SOURCES += \
 	src/kernels/par.h src/kernels/simd.h \
 	src/kernels/blas.c src/kernels/blas.h \
+	src/kernels/gemm.c src/kernels/gemm.h \
 	src/kernels/linear.c src/kernels/linear.h \
 	src/kernels/norm.c src/kernels/norm.h \
 	src/kernels/act.c src/kernels/act.h \
