@@ -1,6 +1,7 @@
 #include "kernels/gemm.h"
 
 #include <omp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -43,21 +44,62 @@ gemm_f32_runs(void)
 
 #ifdef HAVE_AVX512
 
-/* Each thread's packing buffers, kept between calls (no allocation per
- * product once the largest shape has been seen). */
-static _Thread_local float *pack_a_buf, *pack_b_buf;
-static _Thread_local size_t pack_a_cap, pack_b_cap;
+static void
+out_of_memory(void)
+{
+    fprintf(stderr, "garage: out of memory in a matrix product\n");
+    abort();
+}
 
+/* Each thread's packing buffers, kept between calls (no allocation per
+ * product once the largest shape has been seen) and freed when the
+ * thread ends: the TUI runs each command on a thread of its own. */
+struct pack_bufs {
+    float *a, *b;
+    size_t cap_a, cap_b;
+};
+
+static pthread_key_t bufs_key;
+static pthread_once_t bufs_once = PTHREAD_ONCE_INIT;
+
+static void
+free_bufs(void *p)
+{
+    struct pack_bufs *s = p;
+    free(s->a);
+    free(s->b);
+    free(s);
+}
+
+static void
+make_bufs_key(void)
+{
+    if (pthread_key_create(&bufs_key, free_bufs) != 0)
+        out_of_memory();
+}
+
+static struct pack_bufs *
+thread_bufs(void)
+{
+    pthread_once(&bufs_once, make_bufs_key);
+    struct pack_bufs *s = pthread_getspecific(bufs_key);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s || pthread_setspecific(bufs_key, s) != 0)
+            out_of_memory();
+    }
+    return s;
+}
+
+/* *p with room for n floats, 64-byte aligned (the old contents lost). */
 static float *
 scratch(float **p, size_t *cap, size_t n)
 {
     if (n > *cap) {
         free(*p);
         *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
-        if (!*p) {
-            fprintf(stderr, "garage: out of memory in a matrix product\n");
-            abort();
-        }
+        if (!*p)
+            out_of_memory();
         *cap = n;
     }
     return *p;
@@ -212,11 +254,10 @@ gemm_f32(int nt, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M,
     if (nt < 1 || omp_in_parallel())
         nt = 1;
     /* the calling thread's buffers, shared by the team */
+    struct pack_bufs *pb = thread_bufs();
     int mcap = M < MC ? M : MC, kcap = K < KC ? K : KC, ncap = N < NC ? N : NC;
-    float *ap = scratch(&pack_a_buf, &pack_a_cap,
-                        (size_t)(mcap + MR - 1) / MR * MR * kcap);
-    float *bp = scratch(&pack_b_buf, &pack_b_cap,
-                        (size_t)(ncap + NR - 1) / NR * NR * kcap);
+    float *ap = scratch(&pb->a, &pb->cap_a, (size_t)(mcap + MR - 1) / MR * MR * kcap);
+    float *bp = scratch(&pb->b, &pb->cap_b, (size_t)(ncap + NR - 1) / NR * NR * kcap);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     for (int ic = 0; ic < M; ic += MC) {
         int mc = M - ic < MC ? M - ic : MC;
