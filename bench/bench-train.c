@@ -4,6 +4,7 @@
  *       cblas_sgemm GFLOP/s on the products of a training step (configs S
  *       and M, batch 8 x 256): on one thread, and through gr_sgemm (one
  *       OpenMP pool, OpenBLAS at 1 thread, products split across threads);
+ *       then garage's own product (GARAGE_SGEMM=garage, all threads);
  *       and the cores' own ceiling: independent fused multiply-adds of
  *       the widest vectors (AVX-512, else AVX2), on 1 thread and on all.
  *   bench-train shapes [REPS]
@@ -182,18 +183,20 @@ run_sgemm(int reps)
     struct gr_rng rng;
     rng_seed(&rng, 7);
     double *t = xmalloc((size_t)reps * sizeof *t);
-    double sum1 = 0, sumn = 0;
-    /* the ceiling is OpenBLAS's rate (GARAGE_SGEMM=openblas) */
+    double sum1 = 0, sumn = 0, sumg = 0;
+    /* the ceiling is OpenBLAS's rate (GARAGE_SGEMM=openblas); garage's
+     * own product (GARAGE_SGEMM=garage) beside it where it runs */
     const char *def = kernels_sgemm_name();
-    kernels_set_sgemm("openblas");
+    int have_gemm = kernels_set_sgemm("garage") == 0;
     for (int s = 0; s < nsh; s++) {
         const struct shape *p = &sh[s];
         float *A, *B, *C;
         operands(&rng, p->M, p->N, p->K, &A, &B, &C);
         int lda = p->ta == CblasNoTrans ? p->K : p->M;
         int ldb = p->tb == CblasNoTrans ? p->N : p->K;
-        double fl = 2.0 * p->M * p->N * p->K, g[2];
-        for (int mode = 0; mode < 2; mode++) {
+        double fl = 2.0 * p->M * p->N * p->K, g[3] = { 0, 0, 0 };
+        for (int mode = 0; mode < 2 + have_gemm; mode++) {
+            kernels_set_sgemm(mode < 2 ? "openblas" : "garage");
             for (int r = -1; r < reps; r++) {
                 double t0 = now();
                 if (mode == 0)
@@ -207,16 +210,19 @@ run_sgemm(int reps)
             }
             g[mode] = fl / median(t, reps) / 1e9;
         }
-        printf("SGEMM %s %d %d %d %.1f %.1f\n", p->name, p->M, p->N, p->K,
-               g[0], g[1]);
+        printf("SGEMM %s %d %d %d %.1f %.1f %.1f\n", p->name, p->M, p->N,
+               p->K, g[0], g[1], g[2]);
         sum1 += g[0];
         sumn += g[1];
+        sumg += g[2];
         gr_aligned_free(A);
         gr_aligned_free(B);
         gr_aligned_free(C);
     }
     printf("SGEMM_1T_GFLOPS %.1f\n", sum1 / nsh);
     printf("SGEMM_GFLOPS %.1f\n", sumn / nsh);
+    if (have_gemm)
+        printf("GEMM_GARAGE_GFLOPS %.1f\n", sumg / nsh);
     printf("THREADS %d\n", kernels_threads());
     kernels_set_sgemm(def);
     free(t);

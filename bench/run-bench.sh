@@ -8,9 +8,9 @@
 # through OpenBLAS and through oneDNN.  Prints `RATIO name value`
 # lines (garage / peer: higher is better; for memory peer / garage, so
 # higher is still better), `SPEEDUP name value` lines for garage against
-# itself (bf16 against fp32, 16 sequences against one, GARAGE_SGEMM=auto
-# against the default), and a Markdown
-# table for bench/README.
+# itself (bf16 against fp32, 16 sequences against one, garage's own fp32
+# product against OpenBLAS split by gr_sgemm), and a Markdown table for
+# bench/README.
 #
 # Environment: BENCH_ROUNDS (default 3) rounds of each training run,
 # garage and PyTorch alternating, each figure the median step time over
@@ -92,6 +92,14 @@ echo "sgemm: ${SGEMM} GFLOP/s through gr_sgemm on $(key "$tmp/sgemm" THREADS) th
 PEAK=$(key "$tmp/sgemm" PEAK_GFLOPS)
 PEAK1=$(key "$tmp/sgemm" PEAK_1T_GFLOPS)
 echo "FMA peak ($(key "$tmp/sgemm" PEAK_ISA)): ${PEAK} GFLOP/s on $(key "$tmp/sgemm" THREADS) threads, ${PEAK1} on 1; sgemm is $(pct "$SGEMM" "${PEAK:-0}")% of it"
+# garage's own product (GARAGE_SGEMM=garage, the default on AVX-512)
+GEMM=$(key "$tmp/sgemm" GEMM_GARAGE_GFLOPS)
+have_gemm=0
+if [ -n "$GEMM" ]; then
+    have_gemm=1
+    echo "garage's product: ${GEMM} GFLOP/s on $(key "$tmp/sgemm" THREADS) threads, $(pct "$GEMM" "${PEAK:-0}")% of the FMA peak"
+    echo "SPEEDUP gemm_garage_vs_sgemm $(calc "$GEMM / $SGEMM")"
+fi
 
 # --- OpenBLAS against oneDNN, product by product (GARAGE_SGEMM=auto) ---------
 "$BT" shapes 7 > "$tmp/shapes" || status=1
@@ -126,10 +134,10 @@ EOF
     r=1
     while [ "$r" -le "$ROUNDS" ]; do
         "$BT" train $args "$steps" 2 >> "$tmp/g.$name" || status=1
-        # the forward products through oneDNN (GARAGE_SGEMM=auto), in the
-        # same rounds, when it is built in
-        if [ "$have_onednn" = 1 ]; then
-            GARAGE_SGEMM=auto "$BT" train $args "$steps" 2 >> "$tmp/o.$name" || status=1
+        # the products through OpenBLAS split by gr_sgemm, in the same
+        # rounds, where garage's own product is the default
+        if [ "$have_gemm" = 1 ]; then
+            GARAGE_SGEMM=openblas "$BT" train $args "$steps" 2 >> "$tmp/o.$name" || status=1
         fi
         if [ "$have_torch" = 1 ]; then
             TORCH_SETTING="$tset" "$PY" "$here/torch_ref.py" train $args "$steps" 2 \
@@ -143,7 +151,7 @@ EOF
     g_tok=$(calc "$n / $gs")
     g_fl=$(calc "$g_tok * $(grep -m1 '^FLOPS ' "$tmp/g.$name" | cut -d' ' -f2) / $(key "$tmp/g.$name" TOK_S) / 1e9")
     g_rss=$(grep '^PEAK_RSS_MIB ' "$tmp/g.$name" | cut -d' ' -f2 | maxof)
-    echo "train $name garage: $g_tok tok/s, $g_fl GFLOP/s ($(calc "100 * $g_fl / $SGEMM")% of sgemm, $(pct "$g_fl" "${PEAK:-0}")% of the FMA peak), peak RSS $g_rss MiB"
+    echo "train $name garage ($(key "$tmp/g.$name" SGEMM_BACKEND)): $g_tok tok/s, $g_fl GFLOP/s ($(calc "100 * $g_fl / $SGEMM")% of sgemm, $(pct "$g_fl" "${PEAK:-0}")% of the FMA peak), peak RSS $g_rss MiB"
     t_tok=nan t_fl=nan t_rss=nan
     if [ "$have_torch" = 1 ]; then
         ts=$(grep '^STEP_S ' "$tmp/t.$name" | cut -d' ' -f2- | median)
@@ -170,8 +178,8 @@ EOF
     if grep -q '^STEP_S ' "$tmp/o.$name"; then
         os=$(grep '^STEP_S ' "$tmp/o.$name" | cut -d' ' -f2- | median)
         o_tok=$(calc "$n / $os")
-        echo "train $name garage GARAGE_SGEMM=auto ($(key "$tmp/o.$name" SGEMM_BACKEND)): $o_tok tok/s"
-        echo "SPEEDUP train_${name}_sgemm_auto_vs_default $(calc "$o_tok / $g_tok")"
+        echo "train $name garage GARAGE_SGEMM=openblas ($(key "$tmp/o.$name" SGEMM_BACKEND)): $o_tok tok/s"
+        echo "SPEEDUP train_${name}_gemm_garage_vs_openblas $(calc "$g_tok / $o_tok")"
     fi
     # precision=bf16 (garage only; not part of the fp32 comparison)
     b_tok=""
@@ -183,7 +191,7 @@ EOF
         echo "SPEEDUP train_${name}_bf16_vs_fp32 $(calc "$b_tok / $g_tok")"
     fi
     row "| train $name tok/s | $g_tok | $t_tok | $l_tok |"
-    [ -n "$o_tok" ] && row "| train $name tok/s, GARAGE_SGEMM=auto (forward products by oneDNN) | $o_tok | | |"
+    [ -n "$o_tok" ] && row "| train $name tok/s, GARAGE_SGEMM=openblas (OpenBLAS split by gr_sgemm) | $o_tok | | |"
     [ -n "$b_tok" ] && row "| train $name tok/s, precision=bf16 (1 round) | $b_tok | | |"
     row "| train $name model GFLOP/s | $g_fl | $t_fl | |"
     row "| train $name peak RSS MiB | $g_rss | $t_rss | $l_rss |"
@@ -259,6 +267,7 @@ echo "| measure | garage | PyTorch | llm.c |"
 echo "|---|---|---|---|"
 echo "| FMA peak GFLOP/s ($(nproc) threads; 1 thread) | $PEAK; $PEAK1 | | |"
 echo "| sgemm GFLOP/s ($(nproc) threads; 1 thread) | $SGEMM; $SGEMM1 | | |"
+[ -n "$GEMM" ] && echo "| garage's product GFLOP/s ($(nproc) threads) | $GEMM | | |"
 printf '%s' "$TABLE"
 echo
 echo "bf16 products (mean over the step's shapes): $bf16"

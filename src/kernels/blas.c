@@ -58,9 +58,9 @@ kernels_blas_core(void)
  *   onednn    oneDNN's f32 matmul on the same OpenMP threads, for all;
  *   auto      oneDNN for the products shaped A . B^T (the forward of every
  *             linear layer), OpenBLAS for the rest.
- * Whole training steps of configs S and M ran 1.2-1.3x faster with garage's
- * product than with OpenBLAS split by gr_sgemm, 124M about the same
- * (bench/README).  Product by product oneDNN measured 1.0-1.3x OpenBLAS
+ * Whole fp32 training steps of config M ran 1.13-1.44x faster with
+ * garage's product than with OpenBLAS split by gr_sgemm, S 1.02-1.21x,
+ * 124M about the same (three runs of make bench, bench/README).  Product by product oneDNN measured 1.0-1.3x OpenBLAS
  * on most shapes and down to 0.5x on a few, but whole training steps were
  * no faster with either oneDNN mode.  The choice is by shape alone, never
  * by timing, so that a seed gives the same run every time. */
