@@ -122,63 +122,58 @@ load_t(__m512 r[16], const float *s, size_t lds, int nr, int np)
     transpose16(r);
 }
 
-/* Rows k0..k0+kc and columns j0..j0+nc of op(B) as panels of NR columns:
- * panel j holds kc rows of NR floats, zero past column nc. */
-AVX512 __attribute__((flatten)) static void
-pack_b(float *bp, enum CBLAS_TRANSPOSE tb, const float *B, int ldb, int k0,
-       int kc, int j0, int nc)
+/* Columns c0..c0+nc (of an operand whose element (k, c) is s[k * ld + c]
+ * when rows_contiguous, else s[c * ld + k]), rows k0..k0+kc, as panels
+ * of w columns (w <= 32): panel j holds kc rows of w floats, zero past
+ * column nc.  b is packed in panels of NR columns; a, read as its
+ * transpose, in micro-panels of MR rows. */
+AVX512 static inline void
+pack_panels(float *dst, int w, int rows_contiguous, const float *s, int ld,
+            int k0, int kc, int c0, int nc)
 {
-    for (int j = 0; j < nc; j += NR) {
-        int n = nc - j < NR ? nc - j : NR;
-        float *d = bp + (size_t)j * kc;
-        if (tb == CblasNoTrans) {
-            const float *s = B + (size_t)k0 * ldb + j0 + j;
+    for (int j = 0; j < nc; j += w) {
+        int n = nc - j < w ? nc - j : w;
+        float *d = dst + (size_t)j * kc;
+        if (rows_contiguous) {
+            const float *r = s + (size_t)k0 * ld + c0 + j;
             __mmask16 m0 = lanes(n), m1 = lanes(n - 16);
-            for (int p = 0; p < kc; p++, s += ldb) {
-                _mm512_store_ps(d + p * NR, _mm512_maskz_loadu_ps(m0, s));
-                _mm512_store_ps(d + p * NR + 16, _mm512_maskz_loadu_ps(m1, s + 16));
+            for (int p = 0; p < kc; p++, r += ld) {
+                _mm512_mask_storeu_ps(d + p * w, lanes(w), _mm512_maskz_loadu_ps(m0, r));
+                if (w > 16)
+                    _mm512_mask_storeu_ps(d + p * w + 16, lanes(w - 16),
+                                          _mm512_maskz_loadu_ps(m1, r + 16));
             }
-        } else {        /* B is (N,K): column j of op(B) is row j of B */
-            const float *s = B + (size_t)(j0 + j) * ldb + k0;
+        } else {
+            const float *c = s + (size_t)(c0 + j) * ld + k0;
             __m512 r[16];
             for (int p = 0; p < kc; p += 16) {
                 int np = kc - p < 16 ? kc - p : 16;
-                for (int h = 0; h < 2; h++) {
-                    load_t(r, s + (size_t)h * 16 * ldb + p, ldb, n - 16 * h, np);
+                for (int h = 0; h < w; h += 16) {
+                    load_t(r, c + (size_t)h * ld + p, ld, n - h, np);
                     for (int q = 0; q < np; q++)
-                        _mm512_store_ps(d + (size_t)(p + q) * NR + 16 * h, r[q]);
+                        _mm512_mask_storeu_ps(d + (size_t)(p + q) * w + h,
+                                              lanes(w - h), r[q]);
                 }
             }
         }
     }
 }
 
-/* Rows i0..i0+mc and columns k0..k0+kc of op(A) as micro-panels of MR
- * rows: micro-panel i holds kc groups of MR floats, zero past row mc. */
+/* Rows k0..k0+kc and columns j0..j0+nc of op(B) in panels of NR. */
+AVX512 __attribute__((flatten)) static void
+pack_b(float *bp, enum CBLAS_TRANSPOSE tb, const float *B, int ldb, int k0,
+       int kc, int j0, int nc)
+{
+    pack_panels(bp, NR, tb == CblasNoTrans, B, ldb, k0, kc, j0, nc);
+}
+
+/* Rows i0..i0+mc and columns k0..k0+kc of op(A) in micro-panels of MR
+ * rows, each kc groups of MR floats: op(A)^T's columns in panels. */
 AVX512 __attribute__((flatten)) static void
 pack_a(float *ap, enum CBLAS_TRANSPOSE ta, const float *A, int lda, int i0,
        int mc, int k0, int kc)
 {
-    for (int i = 0; i < mc; i += MR) {
-        int m = mc - i < MR ? mc - i : MR;
-        float *d = ap + (size_t)i * kc;
-        if (ta == CblasTrans) {     /* A is (K,M): row i of op(A) is column i */
-            const float *s = A + (size_t)k0 * lda + i0 + i;
-            __mmask16 mm = lanes(m);
-            for (int p = 0; p < kc; p++, s += lda)
-                _mm512_mask_storeu_ps(d + p * MR, lanes(MR),
-                                      _mm512_maskz_loadu_ps(mm, s));
-        } else {
-            const float *s = A + (size_t)(i0 + i) * lda + k0;
-            __m512 r[16];
-            for (int p = 0; p < kc; p += 16) {
-                int np = kc - p < 16 ? kc - p : 16;
-                load_t(r, s + p, lda, m, np);
-                for (int q = 0; q < np; q++)
-                    _mm512_mask_storeu_ps(d + (size_t)(p + q) * MR, lanes(MR), r[q]);
-            }
-        }
-    }
+    pack_panels(ap, MR, ta == CblasTrans, A, lda, k0, kc, i0, mc);
 }
 
 /* C (m x n of it, m <= MR, n <= NR) = alpha * a . b + beta * C, from a
