@@ -89,13 +89,14 @@ main(void)
          * gr_sgemm that is built in (GARAGE_SGEMM) */
         static const char *const backends[] = { "openblas", "onednn", "auto",
                                                 "garage" };
+        const char *def = kernels_sgemm_name();
         for (int b = 0; b < 4; b++) {
             if (kernels_set_sgemm(backends[b]) != 0)
                 continue;
             check_shape(&rng, 300, 129, 257, 0);
             check_shape(&rng, 512, 384, 1152, 0);
         }
-        kernels_set_sgemm("auto");
+        kernels_set_sgemm(def);     /* the default again */
     }
     return check_exit();
 }
