@@ -60,10 +60,11 @@ kernels_blas_core(void)
  *             linear layer), OpenBLAS for the rest.
  * Whole fp32 training steps of config M ran 1.13-1.44x faster with
  * garage's product than with OpenBLAS split by gr_sgemm, S 1.02-1.21x,
- * 124M about the same (three runs of make bench, bench/README).  Product by product oneDNN measured 1.0-1.3x OpenBLAS
- * on most shapes and down to 0.5x on a few, but whole training steps were
- * no faster with either oneDNN mode.  The choice is by shape alone, never
- * by timing, so that a seed gives the same run every time. */
+ * 124M about the same (three runs of make bench, bench/README).  Product
+ * by product oneDNN measured 1.0-1.3x OpenBLAS on most shapes and down to
+ * 0.5x on a few, but whole training steps were no faster with either
+ * oneDNN mode.  The choice is by shape alone, never by timing, so that a
+ * seed gives the same run every time. */
 enum { SGEMM_OPENBLAS, SGEMM_ONEDNN, SGEMM_AUTO, SGEMM_GARAGE };
 static int sgemm_mode = -1;
 
